@@ -1,0 +1,45 @@
+/**
+ * sockpool: an asynchronous TCP toolkit for Node.js. Public surface only.
+ */
+
+export type { Codec, Decoder } from "./codec/codec.js";
+export { type LengthPrefixedOptions, lengthPrefixedCodec } from "./codec/length-prefixed.js";
+export { type LineCodecOptions, lineCodec } from "./codec/lines.js";
+export { rawCodec } from "./codec/raw.js";
+export { type ConnectOptions, connect } from "./connection/connect.js";
+export {
+  Connection,
+  type ConnectionOptions,
+  type ConnectionOwner,
+  type ConnectionState,
+  type ReadUntilOptions,
+} from "./connection/connection.js";
+export { type Endpoint, type EndpointInput, endpointKey, parseEndpoint } from "./endpoint.js";
+export {
+  AbortError,
+  AcquireTimeoutError,
+  BadFrameError,
+  ConnectError,
+  ConnectionClosedError,
+  ConnectionResetError,
+  ConnectTimeoutError,
+  EndpointUnavailableError,
+  type ErrorCode,
+  IncompleteReadError,
+  InternalError,
+  InvalidArgumentError,
+  InvalidEndpointError,
+  LimitExceededError,
+  NotBorrowedError,
+  PoolClosedError,
+  QueueFullError,
+  ReadInProgressError,
+  ReadTimeoutError,
+  RemoteError,
+  RequestTimeoutError,
+  ServerClosedError,
+  SocketError,
+  SockpoolError,
+  WriteTimeoutError,
+} from "./errors.js";
+export type { WaitOptions } from "./internal/cancel.js";
