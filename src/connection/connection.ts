@@ -10,7 +10,7 @@ import {
   WriteTimeoutError,
   wrapSocketError,
 } from "../errors.js";
-import { armCancel, type WaitOptions } from "../internal/cancel.js";
+import { armCancel, throwIfAborted, type WaitOptions } from "../internal/cancel.js";
 import { type Deferred, deferred } from "../internal/deferred.js";
 import { ReadBuffer } from "./read-buffer.js";
 
@@ -196,14 +196,14 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
   }
 
   /**
-   * Reads up to `max` bytes (default: whatever is buffered, without copying). Resolves as
+   * Reads up to `max` bytes (default: the oldest buffered chunk, without copying). Resolves as
    * soon as at least one byte is available; resolves with an empty Buffer at EOF. Rejects
    * with ReadTimeoutError, AbortError, ReadInProgressError, or the socket's error.
    */
   read(max = Number.POSITIVE_INFINITY, options?: WaitOptions): Promise<Buffer> {
     if (!(max > 0)) return Promise.reject(new InvalidArgumentError(`read max must be > 0, got ${quote(max)}`));
     return this.#read("read()", options, (b) => {
-      if (b.size > 0) return b.take(max);
+      if (b.size > 0) return b.takeChunk(max);
       if (b.error) throw b.error;
       if (b.eof) return EMPTY;
       return undefined;
@@ -359,9 +359,8 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     attempt: (b: ReadBuffer) => T | undefined,
   ): Promise<T> {
     if (this.#reading !== undefined) throw new ReadInProgressError(name, this.#reading);
-    if (this.#state !== "open" && this.#buffer.size === 0 && !this.#buffer.ended) {
-      throw new ConnectionClosedError(name, this.#where);
-    }
+    if (this.#closing !== undefined) throw new ConnectionClosedError(name, this.#where);
+    throwIfAborted(name, options?.signal);
     const first = this.#attempt(attempt);
     if (first !== undefined) return first;
     this.#reading = name;

@@ -56,8 +56,9 @@ export class ReadBuffer {
   }
 
   /**
-   * Removes and returns up to `max` bytes from the front. When the first chunk fits it is
-   * returned as is (no copy); bytes are copied only when the result spans chunks.
+   * Removes and returns up to `max` bytes from the front, joining chunks as needed (so
+   * `take(n)` with `size >= n` returns exactly n bytes). Copies only when the result spans
+   * chunks.
    */
   take(max: number): Buffer {
     const first = this.#chunks[this.#head];
@@ -77,6 +78,14 @@ export class ReadBuffer {
       this.#takeFromFirst(chunk, part);
     }
     return out;
+  }
+
+  /** Removes and returns the first chunk, or its first `max` bytes: never copies. */
+  takeChunk(max: number): Buffer {
+    const first = this.#chunks[this.#head];
+    if (first === undefined || max <= 0) return EMPTY;
+    this.#scanned = 0;
+    return this.#takeFromFirst(first, Math.min(max, first.length));
   }
 
   /** Removes and returns everything buffered. */

@@ -75,9 +75,18 @@ export async function closedPort(): Promise<number> {
 
 const SOCKET_HANDLES = new Set(["TCPSocketWrap", "TCPServerWrap", "PipeWrap", "PipeServerWrap", "TLSWrap"]);
 
-/** Socket handles still open in this process (names from getActiveResourcesInfo). */
+/** How many socket handles (TCP, pipes, TLS) are open in this process. */
+export function socketHandleCount(): number {
+  return process.getActiveResourcesInfo().filter((r) => SOCKET_HANDLES.has(r)).length;
+}
+
+/** Handles open before any test ran: the runner's own stdio pipes. */
+const baseline = socketHandleCount();
+
+/** Socket handles (TCP, pipes, TLS) this process opened beyond its stdio pipes. */
 export function openSocketHandles(): string[] {
-  return process.getActiveResourcesInfo().filter((r) => SOCKET_HANDLES.has(r));
+  const open = process.getActiveResourcesInfo().filter((r) => SOCKET_HANDLES.has(r));
+  return open.length > baseline ? open : [];
 }
 
 /**
@@ -85,7 +94,7 @@ export function openSocketHandles(): string[] {
  * turns of the event loop for closes already under way.
  */
 export async function assertNoOpenSockets(): Promise<void> {
-  for (let i = 0; i < 50 && openSocketHandles().length > 0; i++) {
+  for (let i = 0; i < 50 && socketHandleCount() > baseline; i++) {
     await new Promise((r) => setTimeout(r, 10));
   }
   assert.deepEqual(openSocketHandles(), [], "sockets left open after the tests");
