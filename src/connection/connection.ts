@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import {
+  AbortError,
   ConnectionClosedError,
   IncompleteReadError,
   InvalidArgumentError,
@@ -10,7 +11,7 @@ import {
   WriteTimeoutError,
   wrapSocketError,
 } from "../errors.js";
-import { armCancel, throwIfAborted, type WaitOptions } from "../internal/cancel.js";
+import { armCancel, type WaitOptions } from "../internal/cancel.js";
 import { type Deferred, deferred } from "../internal/deferred.js";
 import { ReadBuffer } from "./read-buffer.js";
 
@@ -83,6 +84,31 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
   #watcher: (() => void) | undefined;
   #reused = false;
   readonly #createdAt = Date.now();
+  /** The pending read's size argument (n for readExactly, max for readLine). One read at a time. */
+  #want = 0;
+
+  // Read attempts are built once per connection, not per call: a read on a hot path then
+  // allocates nothing but its result and promise.
+  readonly #exactly = (b: ReadBuffer): Buffer | undefined => {
+    const n = this.#want;
+    if (b.size >= n) return b.take(n);
+    if (b.error) throw b.error;
+    if (b.eof) throw new IncompleteReadError(b.takeAll(), n);
+    return undefined;
+  };
+
+  readonly #line = (b: ReadBuffer): string | null | undefined => {
+    const max = this.#want;
+    const hit = b.indexOf(NEWLINE);
+    if (hit >= 0) {
+      if (hit > max) throw this.#limitError("line", max, hit);
+      return b.takeString(hit + 1, hit > 0 && b.byteAt(hit - 1) === 0x0d ? 2 : 1);
+    }
+    if (b.size > max) throw this.#limitError("line", max, b.size);
+    if (b.error) throw b.error;
+    if (b.eof) return b.size > 0 ? b.takeAll().toString("utf8") : null;
+    return undefined;
+  };
 
   /**
    * Wraps a connected socket. `where` names the peer in error messages (an endpoint key or
@@ -218,12 +244,8 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     if (!Number.isInteger(n) || n < 0) {
       return Promise.reject(new InvalidArgumentError(`readExactly n must be an integer ≥ 0, got ${quote(n)}`));
     }
-    return this.#read(`readExactly(${n})`, options, (b) => {
-      if (b.size >= n) return b.take(n);
-      if (b.error) throw b.error;
-      if (b.eof) throw new IncompleteReadError(b.takeAll(), n);
-      return undefined;
-    });
+    this.#want = n;
+    return this.#read("readExactly()", options, this.#exactly);
   }
 
   /**
@@ -245,20 +267,8 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
    * `max` bytes (default: the connection's limit) without a newline.
    */
   readLine(options?: ReadUntilOptions): Promise<string | null> {
-    const max = options?.max ?? this.#limit;
-    return this.#read("readLine()", options, (b) => {
-      const hit = b.indexOf(NEWLINE);
-      if (hit >= 0) {
-        if (hit + 1 > max + 1) throw this.#limitError("line", max, hit);
-        const line = b.take(hit + 1);
-        const end = hit > 0 && line[hit - 1] === 0x0d ? hit - 1 : hit;
-        return line.toString("utf8", 0, end);
-      }
-      if (b.size > max) throw this.#limitError("line", max, b.size);
-      if (b.error) throw b.error;
-      if (b.eof) return b.size > 0 ? b.takeAll().toString("utf8") : null;
-      return undefined;
-    });
+    this.#want = options?.max ?? this.#limit;
+    return this.#read("readLine()", options, this.#line);
   }
 
   /**
@@ -353,16 +363,26 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
    * whole read. The socket is never paused while a read waits; each attempt bounds what it
    * lets accumulate (readUntil's max, readExactly's n).
    */
-  async #read<T>(
+  #read<T>(name: string, options: WaitOptions | undefined, attempt: (b: ReadBuffer) => T | undefined): Promise<T> {
+    if (this.#reading !== undefined) return Promise.reject(new ReadInProgressError(name, this.#reading));
+    if (this.#closing !== undefined) return Promise.reject(new ConnectionClosedError(name, this.#where));
+    if (options?.signal?.aborted) return Promise.reject(new AbortError(name, options.signal.reason));
+    // Fast path: the buffer already answers, so no wait, timer or listener is set up.
+    try {
+      const result = this.#attempt(attempt);
+      if (result !== undefined) return Promise.resolve(result);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#wait(name, options, attempt);
+  }
+
+  /** The slow path of `#read`: waits for data, EOF, an error, a timeout or an abort. */
+  async #wait<T>(
     name: string,
     options: WaitOptions | undefined,
     attempt: (b: ReadBuffer) => T | undefined,
   ): Promise<T> {
-    if (this.#reading !== undefined) throw new ReadInProgressError(name, this.#reading);
-    if (this.#closing !== undefined) throw new ConnectionClosedError(name, this.#where);
-    throwIfAborted(name, options?.signal);
-    const first = this.#attempt(attempt);
-    if (first !== undefined) return first;
     this.#reading = name;
     let cancelled: Error | undefined;
     const timeout = options?.timeout ?? this.#readTimeout;

@@ -3,16 +3,20 @@
  * error, with no socket in sight (CPython's StreamReader buffer, without the waiting).
  *
  * State:
- * - `#chunks[#head..]`: unread chunks, oldest first; `#size` is their total length in bytes.
- * - `#scanned`: bytes from the front already searched for `#scanSep` without a match, so a
- *   separator search waiting for more data never rescans (no quadratic cost on long lines).
- *   Reset whenever bytes are taken or the separator changes.
+ * - `#chunks[#head..]`: unread chunks, oldest first; the first `#offset` bytes of
+ *   `#chunks[#head]` are already consumed (so taking part of a chunk allocates nothing).
+ *   `#size` is the number of unread bytes.
+ * - `#scanned`: unread bytes from the front already searched for `#scanSep` without a match,
+ *   so a separator search waiting for more data never rescans (no quadratic cost on long
+ *   lines). Reset whenever bytes are taken or the separator changes.
  * - `#eof`: the peer ended; `#error`: the socket failed. Once either is set nothing is fed.
- * Invariant: `#size === sum(length of #chunks[#head..])`, and no stored chunk is empty.
+ * Invariant: `#size === sum(length of #chunks[#head..]) - #offset`, no stored chunk is
+ * empty, and `#offset < length of #chunks[#head]` whenever a chunk is stored.
  */
 export class ReadBuffer {
   #chunks: Buffer[] = [];
   #head = 0;
+  #offset = 0;
   #size = 0;
   #scanned = 0;
   #scanSep: Buffer | undefined;
@@ -51,6 +55,7 @@ export class ReadBuffer {
   clear(): void {
     this.#chunks = [];
     this.#head = 0;
+    this.#offset = 0;
     this.#size = 0;
     this.#scanned = 0;
   }
@@ -61,31 +66,27 @@ export class ReadBuffer {
    * chunks.
    */
   take(max: number): Buffer {
-    const first = this.#chunks[this.#head];
-    if (first === undefined || max <= 0) return EMPTY;
-    this.#scanned = 0;
-    if (first.length >= max || this.#head === this.#chunks.length - 1) {
-      return this.#takeFromFirst(first, Math.min(max, first.length));
-    }
     const n = Math.min(max, this.#size);
+    if (n <= 0) return EMPTY;
+    const first = this.#chunks[this.#head] as Buffer;
+    if (first.length - this.#offset >= n) return this.#slice(first, n);
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
     while (filled < n) {
       const chunk = this.#chunks[this.#head] as Buffer;
-      const part = Math.min(chunk.length, n - filled);
-      out.set(part === chunk.length ? chunk : chunk.subarray(0, part), filled);
+      const part = Math.min(chunk.length - this.#offset, n - filled);
+      chunk.copy(out, filled, this.#offset, this.#offset + part);
       filled += part;
-      this.#takeFromFirst(chunk, part);
+      this.#advance(chunk, part);
     }
     return out;
   }
 
-  /** Removes and returns the first chunk, or its first `max` bytes: never copies. */
+  /** Removes and returns the first chunk's unread bytes, or the first `max` of them: never copies. */
   takeChunk(max: number): Buffer {
     const first = this.#chunks[this.#head];
     if (first === undefined || max <= 0) return EMPTY;
-    this.#scanned = 0;
-    return this.#takeFromFirst(first, Math.min(max, first.length));
+    return this.#slice(first, Math.min(max, first.length - this.#offset));
   }
 
   /** Removes and returns everything buffered. */
@@ -94,13 +95,50 @@ export class ReadBuffer {
   }
 
   /**
-   * Offset of the first `sep` in the buffer, or -1. Bytes searched by an earlier call for the
-   * same separator are not searched again.
+   * Removes `n` bytes and returns the first `n - drop` of them decoded as UTF-8. Allocates
+   * only the string when the bytes lie in one chunk.
+   */
+  takeString(n: number, drop: number): string {
+    const first = this.#chunks[this.#head];
+    if (first !== undefined && first.length - this.#offset >= n) {
+      const text = first.toString("utf8", this.#offset, this.#offset + n - drop);
+      this.#advance(first, n);
+      return text;
+    }
+    return this.take(n).toString("utf8", 0, n - drop);
+  }
+
+  /** The unread byte at `i` (0 = the next to be read). */
+  byteAt(i: number): number | undefined {
+    let at = i + this.#offset;
+    for (let c = this.#head; c < this.#chunks.length; c++) {
+      const chunk = this.#chunks[c] as Buffer;
+      if (at < chunk.length) return chunk[at];
+      at -= chunk.length;
+    }
+    return undefined;
+  }
+
+  /**
+   * Offset of the first `sep` in the unread bytes, or -1. Bytes searched by an earlier call
+   * for the same separator are not searched again.
    */
   indexOf(sep: Buffer): number {
-    if (this.#scanSep === undefined || !this.#scanSep.equals(sep)) {
+    if (this.#scanSep !== sep && (this.#scanSep === undefined || !this.#scanSep.equals(sep))) {
       this.#scanSep = sep;
       this.#scanned = 0;
+    }
+    const first = this.#chunks[this.#head];
+    if (first === undefined) return -1;
+    // Fast path: found in the first chunk, where nearly every line is. A one-byte separator
+    // is searched as a number, which is much cheaper than a Buffer needle.
+    if (this.#scanned === 0) {
+      const at = first.indexOf(sep.length === 1 ? (sep[0] as number) : sep, this.#offset);
+      if (at >= 0) return at - this.#offset;
+      if (this.#head === this.#chunks.length - 1) {
+        this.#scanned = Math.max(0, this.#size - sep.length + 1);
+        return -1;
+      }
     }
     const found = this.#search(sep, this.#scanned);
     this.#scanned = found >= 0 ? 0 : Math.max(0, this.#size - sep.length + 1);
@@ -108,46 +146,56 @@ export class ReadBuffer {
   }
 
   #search(sep: Buffer, from: number): number {
-    let base = 0;
-    let carry: Buffer = EMPTY; // the last sep.length - 1 bytes before the current chunk
+    let base = -this.#offset; // position of the current chunk's byte 0, in unread-byte terms
+    let carry: Buffer = EMPTY; // the unread bytes just before the current chunk (at most sep.length - 1)
     const keep = sep.length - 1;
     for (let i = this.#head; i < this.#chunks.length; i++) {
       const chunk = this.#chunks[i] as Buffer;
+      const start = i === this.#head ? this.#offset : 0;
       const end = base + chunk.length;
       if (end > from) {
         if (keep > 0 && carry.length > 0) {
-          const seam = Buffer.concat([carry, chunk.subarray(0, keep)]);
+          const seam = Buffer.concat([carry, chunk.subarray(start, start + keep)]);
           const at = seam.indexOf(sep);
-          if (at >= 0 && base - carry.length + at >= from) return base - carry.length + at;
+          if (at >= 0 && base - carry.length + start + at >= from) return base + start - carry.length + at;
         }
-        const at = chunk.indexOf(sep, Math.max(0, from - base));
+        const at = chunk.indexOf(sep, Math.max(start, from - base));
         if (at >= 0) return base + at;
       }
       if (keep > 0) {
+        const unread = chunk.subarray(start);
         carry =
-          chunk.length >= keep ? chunk.subarray(chunk.length - keep) : Buffer.concat([carry, chunk]).subarray(-keep);
+          unread.length >= keep
+            ? unread.subarray(unread.length - keep)
+            : Buffer.concat([carry, unread]).subarray(-keep);
       }
       base = end;
     }
     return -1;
   }
 
-  #takeFromFirst(first: Buffer, n: number): Buffer {
+  #slice(first: Buffer, n: number): Buffer {
+    const start = this.#offset;
+    this.#advance(first, n);
+    return start === 0 && n === first.length ? first : first.subarray(start, start + n);
+  }
+
+  /** Consumes `n` bytes of the first chunk `first` (n ≤ its unread length). */
+  #advance(first: Buffer, n: number): void {
     this.#size -= n;
-    if (n === first.length) {
-      this.#chunks[this.#head] = EMPTY;
-      this.#head++;
-      if (this.#head === this.#chunks.length) {
-        this.#chunks = [];
-        this.#head = 0;
-      } else if (this.#head >= 64 && this.#head * 2 >= this.#chunks.length) {
-        this.#chunks = this.#chunks.slice(this.#head);
-        this.#head = 0;
-      }
-      return first;
+    this.#scanned = 0;
+    this.#offset += n;
+    if (this.#offset < first.length) return;
+    this.#offset = 0;
+    this.#chunks[this.#head] = EMPTY;
+    this.#head++;
+    if (this.#head === this.#chunks.length) {
+      this.#chunks = [];
+      this.#head = 0;
+    } else if (this.#head >= 64 && this.#head * 2 >= this.#chunks.length) {
+      this.#chunks = this.#chunks.slice(this.#head);
+      this.#head = 0;
     }
-    this.#chunks[this.#head] = first.subarray(n);
-    return first.subarray(0, n);
   }
 }
 
