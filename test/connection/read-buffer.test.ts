@@ -78,4 +78,45 @@ describe("ReadBuffer", () => {
       ),
     );
   });
+
+  it("property: any interleaving of feed/take/takeChunk/takeString/indexOf matches a flat model", () => {
+    const op = fc.oneof(
+      fc.record({ feed: fc.uint8Array({ minLength: 1, maxLength: 9 }) }),
+      fc.record({ take: fc.nat(12) }),
+      fc.record({ chunk: fc.integer({ min: 1, max: 12 }) }),
+      fc.record({ str: fc.nat(12) }),
+      fc.record({ find: fc.uint8Array({ minLength: 1, maxLength: 3 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        const b = new ReadBuffer();
+        let model = Buffer.alloc(0);
+        for (const o of ops) {
+          if ("feed" in o) {
+            b.feed(Buffer.from(o.feed));
+            model = Buffer.concat([model, Buffer.from(o.feed)]);
+          } else if ("take" in o) {
+            const n = Math.min(o.take, model.length);
+            assert.deepEqual(b.take(o.take), model.subarray(0, n));
+            model = model.subarray(n);
+          } else if ("chunk" in o) {
+            const got = b.takeChunk(o.chunk);
+            assert.ok(got.length <= o.chunk && (got.length > 0 || model.length === 0));
+            assert.deepEqual(got, model.subarray(0, got.length));
+            model = model.subarray(got.length);
+          } else if ("str" in o) {
+            const n = Math.min(o.str, model.length);
+            const drop = n > 0 ? 1 : 0;
+            assert.equal(b.takeString(n, drop), model.toString("utf8", 0, n - drop));
+            model = model.subarray(n);
+          } else {
+            assert.equal(b.indexOf(Buffer.from(o.find)), model.indexOf(Buffer.from(o.find)));
+          }
+          assert.equal(b.size, model.length);
+          if (model.length > 0) assert.equal(b.byteAt(model.length - 1), model[model.length - 1]);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
