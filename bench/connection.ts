@@ -5,11 +5,16 @@
  * `'data'` handler doing the same work (split, slice, decode lines to strings). Runs
  * alternate between the two, repeat, and report medians and the ratio.
  *
+ * A second table takes the network and the writer out: the same reads from an in-memory
+ * stream, beside a synchronous slicing loop and a loop that only awaits one settled promise
+ * per message (the floor of any promise-per-read API).
+ *
  *   node dist/bench/connection.js [--mib 64] [--repeats 7] [--size 1024]
  */
 import { fork } from "node:child_process";
 import net from "node:net";
-import { connect } from "sockpool";
+import { Duplex } from "node:stream";
+import { Connection, connect } from "sockpool";
 import { arg, fmt, median, table } from "./lib/stats.js";
 
 const MIB = arg("mib", 64);
@@ -176,5 +181,83 @@ async function main(): Promise<void> {
   if (sink < 0) console.log(sink);
 }
 
+/** CPU ms to read MIB of SIZE-byte messages through `read` from an in-memory stream. */
+async function inMemory(read: (c: Connection) => Promise<unknown>, chunk: Buffer): Promise<number> {
+  const stream = new Duplex({ read() {}, write: (_c, _e, cb) => cb() });
+  const conn = new Connection(stream as unknown as net.Socket, "memory");
+  const chunks = (MIB * 1024 * 1024) / chunk.length;
+  const count = (MIB * 1024 * 1024) / SIZE;
+  let fed = 0;
+  const t0 = process.cpuUsage();
+  for (let i = 0; i < count; i++) {
+    while (conn.bufferedLength < SIZE && fed < chunks) {
+      stream.emit("data", chunk);
+      fed++;
+    }
+    sink += ((await read(conn)) as { length: number }).length;
+  }
+  const used = process.cpuUsage(t0);
+  stream.destroy();
+  return (used.user + used.system) / 1000;
+}
+
+function cpuOf(fn: () => void): number {
+  const t0 = process.cpuUsage();
+  fn();
+  const used = process.cpuUsage(t0);
+  return (used.user + used.system) / 1000;
+}
+
+async function memoryTable(): Promise<void> {
+  const frames = Buffer.alloc(64 * 1024, 0x61);
+  const lines = Buffer.from(frames);
+  for (let i = SIZE - 1; i < lines.length; i += SIZE) lines[i] = 0x0a;
+  const count = (MIB * 1024 * 1024) / SIZE;
+  const rows: Record<string, number[]> = { slice: [], await: [], readExactly: [], readLine: [] };
+  for (let r = 0; r < REPEATS; r++) {
+    rows.slice?.push(
+      cpuOf(() => {
+        for (let i = 0; i < count; i++)
+          sink += frames.subarray((i * SIZE) % frames.length, ((i * SIZE) % frames.length) + SIZE).length;
+      }),
+    );
+    const t0 = process.cpuUsage();
+    for (let i = 0; i < count; i++) sink += (await Promise.resolve(frames.subarray(0, SIZE))).length;
+    const used = process.cpuUsage(t0);
+    rows.await?.push((used.user + used.system) / 1000);
+    rows.readExactly?.push(await inMemory((c) => c.readExactly(SIZE), frames));
+    rows.readLine?.push(await inMemory((c) => c.readLine() as Promise<string>, lines));
+  }
+  console.log(`\n# In memory: CPU ms per ${MIB} MiB of ${SIZE}-byte messages, median of ${REPEATS}\n`);
+  table(
+    ["loop", "CPU ms", "ns per message"],
+    [
+      [
+        "synchronous subarray (no promise)",
+        fmt(median(rows.slice ?? [])),
+        fmt((median(rows.slice ?? []) * 1e6) / count, 0),
+      ],
+      [
+        "await one settled promise each",
+        fmt(median(rows.await ?? [])),
+        fmt((median(rows.await ?? []) * 1e6) / count, 0),
+      ],
+      [
+        "Connection.readExactly",
+        fmt(median(rows.readExactly ?? [])),
+        fmt((median(rows.readExactly ?? []) * 1e6) / count, 0),
+      ],
+      [
+        "Connection.readLine (decodes UTF-8)",
+        fmt(median(rows.readLine ?? [])),
+        fmt((median(rows.readLine ?? []) * 1e6) / count, 0),
+      ],
+    ],
+  );
+}
+
 if (process.argv[2] === "--writer") runWriter();
-else await main();
+else {
+  await main();
+  await memoryTable();
+}
