@@ -320,6 +320,16 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     return this.#closing;
   }
 
+  /**
+   * For servers shutting down: ends the input as if the peer had sent FIN. Bytes already
+   * buffered are still read, then reads see EOF; later bytes are discarded. Writing goes on.
+   */
+  endInput(): void {
+    if (this.#buffer.ended) return;
+    this.#resume();
+    this.#onEnd();
+  }
+
   /** Closes the socket at once; pending operations reject (with `err` if given). */
   destroy(err?: Error): void {
     if (err !== undefined) this.#onError(err);

@@ -1,0 +1,72 @@
+import { validateOptions } from "../../internal/validate.js";
+import type { Protocol, Transport } from "../protocol.js";
+import { createServer, type Server, type ServerOptions } from "../server.js";
+
+export interface EchoServerOptions extends ServerOptions {
+  /** Answer each message this many ms after it arrives (one at a time per client). Default 0. */
+  delay?: number | undefined;
+  /** Answer one message, then close the connection (a one-shot server). Default false. */
+  once?: boolean | undefined;
+}
+
+/**
+ * Echoes every chunk back on the same connection, which stays open until the client ends it.
+ * With `delay`, reading pauses while a reply waits, so a client gets its echoes in order and
+ * cannot queue unbounded work.
+ */
+export function createEchoServer(options: EchoServerOptions = {}): Server {
+  const { delay = 0, once = false, ...serverOptions } = options;
+  validateOptions("echo server options", { delay, once }, { delay: "ms", once: "boolean" });
+  if (delay === 0 && !once) return createServer(Echo, serverOptions);
+  return createServer({ protocol: () => new DelayedEcho(delay, once) }, serverOptions);
+}
+
+/** The fast path: write each chunk straight back (the transport applies backpressure). */
+class Echo implements Protocol {
+  #transport: Transport | undefined;
+  connectionMade(transport: Transport): void {
+    this.#transport = transport;
+  }
+  dataReceived(data: Buffer): void {
+    this.#transport?.write(data);
+  }
+}
+
+/**
+ * State: `#pending` is the timer of the reply being delayed (reading is paused meanwhile);
+ * `#ended` says input ended, so the transport closes once the pending reply is out.
+ */
+class DelayedEcho implements Protocol {
+  readonly #delay: number;
+  readonly #once: boolean;
+  #transport: Transport | undefined;
+  #pending: NodeJS.Timeout | undefined;
+  #ended = false;
+
+  constructor(delay: number, once: boolean) {
+    this.#delay = delay;
+    this.#once = once;
+  }
+  connectionMade(transport: Transport): void {
+    this.#transport = transport;
+  }
+  dataReceived(data: Buffer): void {
+    const t = this.#transport as Transport;
+    t.pause();
+    this.#pending = setTimeout(() => this.#reply(data), this.#delay);
+  }
+  eofReceived(): boolean {
+    this.#ended = true;
+    return this.#pending !== undefined; // keep writing until the pending reply is out
+  }
+  connectionLost(): void {
+    clearTimeout(this.#pending);
+  }
+  #reply(data: Buffer): void {
+    const t = this.#transport as Transport;
+    this.#pending = undefined;
+    t.write(data);
+    if (this.#once || this.#ended) t.close();
+    else t.resume();
+  }
+}

@@ -1,0 +1,129 @@
+import cluster, { type Worker } from "node:cluster";
+import { once } from "node:events";
+import type { AddressInfo } from "node:net";
+import { InvalidArgumentError, quote } from "../errors.js";
+import { deferred } from "../internal/deferred.js";
+import { validateOptions } from "../internal/validate.js";
+import type { Server } from "./server.js";
+
+export interface ClusterOptions {
+  /** Worker processes to run; each calls `start`. An integer ≥ 1. */
+  workers: number;
+  /** Runs in each worker: creates a server and resolves once it listens. */
+  start: () => Promise<Server>;
+  /** How long each worker's `server.close()` lets handlers finish. Default 10 000 ms. */
+  closeTimeout?: number | undefined;
+}
+
+/** A running cluster, as seen from the primary (or, in a worker, from that worker). */
+export interface ClusterHandle {
+  readonly isPrimary: boolean;
+  /** Where the workers listen (the same address for all). */
+  readonly address: AddressInfo | string | null;
+  /** Worker process ids (primary), or this worker's own. */
+  readonly pids: number[];
+  /**
+   * Graceful shutdown across the workers: each closes its server (see `Server.close`) and
+   * exits. Resolves once every worker has exited. Idempotent.
+   */
+  close(): Promise<void>;
+  /** Kills every worker at once (SIGKILL): the second Ctrl-C. */
+  destroy(): void;
+  /** Resolves when every worker has exited (by `close()` or otherwise). */
+  readonly closed: Promise<void>;
+}
+
+const READY = "sockpool:ready";
+const SHUTDOWN = "sockpool:shutdown";
+
+/**
+ * Runs `workers` processes via `node:cluster` that share one listening port. Call it from
+ * the program's entry point: in the primary it forks the workers (which re-run the program
+ * and reach this call again) and resolves once all of them listen; in a worker it runs
+ * `start()` and serves until the primary asks it to close. Rejects with InvalidArgumentError
+ * on bad options, or with the error of a worker that exits before it listens.
+ */
+export async function runCluster(options: ClusterOptions): Promise<ClusterHandle> {
+  validateOptions("cluster options", options, { workers: "count", start: "function", closeTimeout: "ms?" });
+  if (options.workers === undefined)
+    throw new InvalidArgumentError(`cluster options.workers is required, got ${quote(undefined)}`);
+  return cluster.isPrimary ? runPrimary(options.workers) : runWorker(options);
+}
+
+async function runPrimary(count: number): Promise<ClusterHandle> {
+  const workers: Worker[] = [];
+  const exits: Promise<void>[] = [];
+  let address: AddressInfo | string | null = null;
+  for (let i = 0; i < count; i++) {
+    const w = cluster.fork();
+    workers.push(w);
+    exits.push(once(w, "exit").then(() => undefined));
+  }
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<void>((resolve, reject) => {
+          const onExit = (code: number) =>
+            reject(new Error(`worker ${w.process.pid} exited with ${code} before listening`));
+          w.once("exit", onExit);
+          w.on("message", (m: { type?: string; address?: AddressInfo | string | null }) => {
+            if (m?.type !== READY) return;
+            address = m.address ?? null;
+            w.off("exit", onExit);
+            resolve();
+          });
+        }),
+    ),
+  ).catch((err) => {
+    for (const w of workers) w.kill();
+    throw err;
+  });
+  const closed = Promise.all(exits).then(() => undefined);
+  let closing: Promise<void> | undefined;
+  return {
+    isPrimary: true,
+    address,
+    pids: workers.map((w) => w.process.pid as number),
+    closed,
+    close() {
+      closing ??= (async () => {
+        for (const w of workers) if (w.isConnected()) w.send({ type: SHUTDOWN });
+        await closed;
+      })();
+      return closing;
+    },
+    destroy() {
+      for (const w of workers) if (!w.isDead()) w.process.kill("SIGKILL");
+    },
+  };
+}
+
+async function runWorker(options: ClusterOptions): Promise<ClusterHandle> {
+  const server = await options.start();
+  const worker = cluster.worker as Worker;
+  const closed = deferred<void>();
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= server.close({ timeout: options.closeTimeout }).then(() => {
+      closed.resolve();
+      worker.disconnect(); // the process exits once nothing else holds the loop
+    });
+    return closing;
+  };
+  worker.on("message", (m: { type?: string }) => {
+    if (m?.type === SHUTDOWN) void close();
+  });
+  // The primary went away (killed): close gracefully rather than serve orphaned. Ctrl-C
+  // reaches the whole process group: a worker closes gracefully instead of dying mid-reply.
+  worker.on("disconnect", () => void close());
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void close());
+  worker.send({ type: READY, address: server.address() });
+  return {
+    isPrimary: false,
+    address: server.address(),
+    pids: [process.pid],
+    close,
+    destroy: () => server.destroy(),
+    closed: closed.promise,
+  };
+}

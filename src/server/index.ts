@@ -1,0 +1,17 @@
+export { type AckServerOptions, createAckServer } from "./builtins/ack.js";
+export { createChatServer } from "./builtins/chat.js";
+export { createEchoServer, type EchoServerOptions } from "./builtins/echo.js";
+export { createPrintServer, type PrintServerOptions } from "./builtins/print.js";
+export { type ClusterHandle, type ClusterOptions, runCluster } from "./cluster.js";
+export type { BroadcastResult, SlowClientPolicy } from "./hub.js";
+export { type Protocol, type ProtocolFactory, Transport, type TransportState } from "./protocol.js";
+export {
+  createServer,
+  type ListenOptions,
+  Server,
+  type ServerHandler,
+  type ServerOptions,
+  type ServerState,
+  type ServerStats,
+} from "./server.js";
+export type { StreamHandler } from "./session.js";

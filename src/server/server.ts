@@ -1,0 +1,319 @@
+import { EventEmitter } from "node:events";
+import net from "node:net";
+import tls from "node:tls";
+import type { Connection, ConnectionOptions } from "../connection/connection.js";
+import { InvalidArgumentError, quote, ServerClosedError, SocketError } from "../errors.js";
+import { deferred } from "../internal/deferred.js";
+import { validateOptions } from "../internal/validate.js";
+import { type BroadcastResult, Hub, type SlowClientPolicy } from "./hub.js";
+import { type ListenOptions, listenOptionsSchema, serverOptionsSchema, tlsServerOptions } from "./options.js";
+import type { Protocol, ProtocolFactory, Transport } from "./protocol.js";
+import { type PolicyStat, type ResolvedHandler, Session, type SessionHost, type StreamHandler } from "./session.js";
+
+export type { ListenOptions } from "./options.js";
+
+/** A stream handler, a Protocol class, or `{ protocol: factory }`. */
+export type ServerHandler = StreamHandler | (new () => Protocol) | { protocol: ProtocolFactory };
+
+/** Every duration is in ms; every limit is off (Infinity) unless set. */
+export interface ServerOptions {
+  /** Clients beyond this are closed at once and counted as `rejected`. `0` is rejected as ambiguous. */
+  maxConnections?: number | undefined;
+  /** Same, per remote address. */
+  maxConnectionsPerAddress?: number | undefined;
+  /** Close a client that sends and receives nothing for this long. */
+  idleTimeout?: number | undefined;
+  /** Line-based servers: close a client whose line passes this many bytes (without `\n`). */
+  maxLineLength?: number | undefined;
+  /** Line-based servers: close a client whose line is not complete this long after its first byte. */
+  lineTimeout?: number | undefined;
+  /** Per-client cap on unsent bytes for broadcasts and protocol flow control. Default 1 MiB. */
+  highWaterMark?: number | undefined;
+  /** Broadcast past `highWaterMark`: `drop` the message for that client or `disconnect` it (default). */
+  slowClientPolicy?: SlowClientPolicy | undefined;
+  /** Options of each stream handler's Connection (`limit` defaults to `maxLineLength`). */
+  connection?: ConnectionOptions | undefined;
+  /** TLS servers: a handshake must finish within this. Default 5000. */
+  handshakeTimeout?: number | undefined;
+  /** `close()` without a timeout waits this long for handlers. Default 10 000. */
+  closeTimeout?: number | undefined;
+  /** Disable Nagle's algorithm on accepted sockets. Default true. */
+  noDelay?: boolean | undefined;
+  /** TCP keep-alive probes on accepted sockets (first after 30 s). Default true. */
+  keepAlive?: boolean | undefined;
+}
+
+export interface ServerStats {
+  state: ServerState;
+  /** Clients connected now. */
+  current: number;
+  /** Clients accepted since listen. */
+  total: number;
+  /** Clients closed at once for `maxConnections` or `maxConnectionsPerAddress`. */
+  rejected: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Broadcast messages skipped for slow clients (`drop` policy). */
+  dropped: number;
+  /** Clients closed for being slow (`disconnect` policy). */
+  slowDisconnects: number;
+  idleTimeouts: number;
+  lineTimeouts: number;
+  linesTooLong: number;
+  /** Handler or protocol errors (each also emitted as `error`). */
+  handlerErrors: number;
+  /** Handlers that ended on the client's own reset or close. */
+  clientErrors: number;
+  /** TLS handshakes that failed or timed out. */
+  tlsErrors: number;
+}
+
+/** `idle → listening → closing → closed`; `idle → closed` when closed before listening. */
+export type ServerState = "idle" | "listening" | "closing" | "closed";
+
+const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+
+/**
+ * An async server: every client on one event loop, with limits, broadcast and graceful close.
+ * Emits `error` (err, handle?) for handler and protocol errors; without a listener they are
+ * printed to stderr, never thrown.
+ *
+ * State:
+ * - `#state`: see {@link ServerState}. `#listener`: the net/tls server once `listen()` ran.
+ * - `#sessions`: every client whose socket has not closed; `#perAddress`: their count by
+ *   remote address (entries at zero are deleted). `stats.current === #sessions.size`.
+ * - `#closedBytesIn/Out`: bytes of sessions already closed (live ones are summed on demand).
+ * - `#drained`: resolves when `#sessions` empties while closing.
+ */
+export class Server extends EventEmitter implements SessionHost, AsyncDisposable {
+  readonly handler: ResolvedHandler;
+  readonly idleTimeout: number;
+  readonly maxLineLength: number;
+  readonly lineTimeout: number;
+  readonly highWaterMark: number;
+  readonly connection: ConnectionOptions;
+  readonly #options: ServerOptions;
+  readonly #hub: Hub;
+  #state: ServerState = "idle";
+  #listener: net.Server | undefined;
+  readonly #sessions = new Set<Session>();
+  readonly #perAddress = new Map<string, number>();
+  readonly #stats = { total: 0, rejected: 0, dropped: 0, slowDisconnects: 0, idleTimeouts: 0, lineTimeouts: 0 };
+  readonly #more = { linesTooLong: 0, handlerErrors: 0, clientErrors: 0, tlsErrors: 0 };
+  #closedBytesIn = 0;
+  #closedBytesOut = 0;
+  #closing: Promise<void> | undefined;
+  readonly #drained = deferred<void>();
+
+  constructor(handler: ServerHandler, options: ServerOptions = {}) {
+    super();
+    this.handler = resolveHandler(handler);
+    if (options?.maxConnections === 0 || options?.maxConnectionsPerAddress === 0) {
+      const key = options.maxConnections === 0 ? "maxConnections" : "maxConnectionsPerAddress";
+      throw new InvalidArgumentError(`server options.${key} 0 is ambiguous: use Infinity for no limit, got 0`);
+    }
+    validateOptions("server options", options, serverOptionsSchema);
+    this.#options = options;
+    this.idleTimeout = options.idleTimeout ?? Number.POSITIVE_INFINITY;
+    this.maxLineLength = options.maxLineLength ?? Number.POSITIVE_INFINITY;
+    this.lineTimeout = options.lineTimeout ?? Number.POSITIVE_INFINITY;
+    this.highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    const limit = options.connection?.limit ?? options.maxLineLength;
+    this.connection = { ...options.connection, ...(limit !== undefined && { limit }) };
+    this.#hub = new Hub(this.highWaterMark, options.slowClientPolicy ?? "disconnect");
+  }
+
+  get state(): ServerState {
+    return this.#state;
+  }
+
+  /**
+   * Starts listening. Resolves once the socket is bound; rejects with InvalidArgumentError on
+   * bad options or a second call, ServerClosedError after close, SocketError when binding
+   * fails (EADDRINUSE…). Without `host` or `path` binds 127.0.0.1; `host: "::"` is dual stack.
+   */
+  async listen(options: ListenOptions = {}): Promise<void> {
+    validateOptions("listen options", options, listenOptionsSchema);
+    if (this.#state === "closing" || this.#state === "closed") throw new ServerClosedError("listen");
+    if (this.#listener) throw new InvalidArgumentError("listen() was already called on this server");
+    const { host, port = 0, path, backlog, ipv6Only, tls: tlsOptions } = options;
+    const onSocket = (socket: net.Socket) => this.#accept(socket);
+    const listener = tlsOptions
+      ? tls.createServer(tlsServerOptions(tlsOptions, this.#options.handshakeTimeout), onSocket)
+      : net.createServer({ allowHalfOpen: true }, onSocket);
+    if (tlsOptions) listener.on("tlsClientError", () => this.#more.tlsErrors++);
+    this.#listener = listener;
+    const where = path ?? `${host ?? "127.0.0.1"}:${port}`;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => {
+        this.#listener = undefined;
+        reject(new SocketError(`listen on ${where}`, err));
+      };
+      listener.once("error", onError);
+      const bind = path !== undefined ? { path } : { host: host ?? "127.0.0.1", port, ipv6Only: ipv6Only ?? false };
+      listener.listen({ ...bind, ...(backlog !== undefined && { backlog }) }, () => {
+        listener.off("error", onError);
+        resolve();
+      });
+    });
+    listener.on("error", (err) => this.report(new SocketError(`server on ${where}`, err), undefined));
+    if (this.#state === "idle") this.#state = "listening";
+    else listener.close(); // close() ran while binding
+  }
+
+  /** The bound address (`port` tells the port when listening on 0), the Unix path, or null. */
+  address(): net.AddressInfo | string | null {
+    return this.#listener?.address() ?? null;
+  }
+
+  /**
+   * Sends `data` to every client but `except` (a Connection or Transport), without waiting.
+   * A client with more than `highWaterMark` unsent bytes gets the slow-client policy.
+   */
+  broadcast(data: string | Uint8Array, options?: { except?: Connection | Transport | undefined }): BroadcastResult {
+    const result = this.#hub.broadcast(this.#sessions, data, options?.except);
+    this.#stats.dropped += result.dropped;
+    return result;
+  }
+
+  /** The connected clients' handles (Connection or Transport), in accept order. */
+  clients(): (Connection | Transport)[] {
+    const out: (Connection | Transport)[] = [];
+    for (const s of this.#sessions) if (s.handle) out.push(s.handle);
+    return out;
+  }
+
+  stats(): ServerStats {
+    let bytesIn = this.#closedBytesIn;
+    let bytesOut = this.#closedBytesOut;
+    for (const s of this.#sessions) {
+      bytesIn += s.socket.bytesRead;
+      bytesOut += s.socket.bytesWritten;
+    }
+    return { state: this.#state, current: this.#sessions.size, ...this.#stats, ...this.#more, bytesIn, bytesOut };
+  }
+
+  /**
+   * Graceful close: stops accepting at once; ends every client's input (buffered requests
+   * are still read, then handlers see EOF, finish, and their connections close with a FIN);
+   * after `timeout` ms (default `closeTimeout`, 10 000) destroys what remains. Resolves when
+   * the listener and every client socket are closed. Idempotent: callers share one promise,
+   * which never rejects.
+   */
+  close(options?: { timeout?: number | undefined }): Promise<void> {
+    validateOptions("close options", options, { timeout: "ms?" });
+    if (this.#closing) return this.#closing;
+    const timeout = options?.timeout ?? this.#options.closeTimeout ?? 10_000;
+    this.#state = "closing";
+    this.#closing = this.#shutdown(timeout);
+    return this.#closing;
+  }
+
+  /** Closes the listener and destroys every client at once. */
+  destroy(): void {
+    void this.close({ timeout: 0 });
+    for (const s of this.#sessions) s.destroy();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** SessionHost: a handler or protocol error. */
+  report(err: unknown, handle: object | undefined): void {
+    this.#more.handlerErrors++;
+    if (this.listenerCount("error") > 0) this.emit("error", err, handle);
+    else console.error(`sockpool server: ${err instanceof Error ? (err.stack ?? err.message) : quote(err)}`);
+  }
+
+  /** SessionHost: a policy close or a client-caused handler end. */
+  count(stat: PolicyStat | "clientErrors"): void {
+    if (stat === "linesTooLong" || stat === "clientErrors") this.#more[stat]++;
+    else this.#stats[stat]++;
+  }
+
+  /** SessionHost: a client socket closed. */
+  ended(session: Session): void {
+    if (!this.#sessions.delete(session)) return;
+    this.#closedBytesIn += session.socket.bytesRead;
+    this.#closedBytesOut += session.socket.bytesWritten;
+    const n = (this.#perAddress.get(session.address) ?? 1) - 1;
+    if (n > 0) this.#perAddress.set(session.address, n);
+    else this.#perAddress.delete(session.address);
+    if (this.#sessions.size === 0 && this.#state === "closing") this.#drained.resolve();
+  }
+
+  #accept(socket: net.Socket): void {
+    socket.on("error", noop); // handles attach their own; this covers sockets closed here
+    if (this.#state !== "listening") return void socket.destroy();
+    const address = normalizeAddress(socket.remoteAddress);
+    const o = this.#options;
+    const fromAddress = this.#perAddress.get(address) ?? 0;
+    if (
+      this.#sessions.size >= (o.maxConnections ?? Infinity) ||
+      fromAddress >= (o.maxConnectionsPerAddress ?? Infinity)
+    ) {
+      this.#stats.rejected++;
+      return void socket.destroy();
+    }
+    socket.setNoDelay(o.noDelay ?? true);
+    if (o.keepAlive ?? true) socket.setKeepAlive(true, 30_000);
+    const session = new Session(this, socket, address);
+    this.#sessions.add(session);
+    this.#perAddress.set(address, fromAddress + 1);
+    this.#stats.total++;
+    session.start();
+  }
+
+  async #shutdown(timeout: number): Promise<void> {
+    const listener = this.#listener;
+    const listenerClosed = new Promise<void>((resolve) => {
+      if (!listener?.listening) return resolve();
+      listener.close(() => resolve());
+    });
+    if (this.#sessions.size === 0) this.#drained.resolve();
+    for (const s of this.#sessions) s.endInput();
+    const timer = Number.isFinite(timeout)
+      ? setTimeout(() => {
+          for (const s of this.#sessions) s.destroy(new ServerClosedError("serving this client"));
+        }, timeout)
+      : undefined;
+    timer?.unref();
+    await this.#drained.promise;
+    if (timer) clearTimeout(timer);
+    await listenerClosed;
+    this.#state = "closed";
+  }
+}
+
+/** Creates a server running `handler` for each client; call `listen()` to start it. */
+export function createServer(handler: ServerHandler, options?: ServerOptions): Server {
+  return new Server(handler, options);
+}
+
+function resolveHandler(handler: ServerHandler): ResolvedHandler {
+  if (typeof handler === "function") {
+    const proto = (handler as { prototype?: Record<string, unknown> }).prototype;
+    const isProtocolClass = proto !== undefined && PROTOCOL_METHODS.some((m) => typeof proto[m] === "function");
+    if (isProtocolClass) {
+      const ProtocolClass = handler as new () => Protocol;
+      return { kind: "protocol", make: () => new ProtocolClass() };
+    }
+    return { kind: "stream", run: handler as StreamHandler };
+  }
+  if (typeof handler === "object" && handler !== null && typeof handler.protocol === "function") {
+    return { kind: "protocol", make: handler.protocol };
+  }
+  throw new InvalidArgumentError(
+    `server handler must be a function, a Protocol class or { protocol: factory }, got ${quote(handler)}`,
+  );
+}
+
+const PROTOCOL_METHODS = ["connectionMade", "dataReceived", "eofReceived", "connectionLost"];
+
+function normalizeAddress(address: string | undefined): string {
+  if (address === undefined) return "unix";
+  return address.startsWith("::ffff:") ? address.slice(7) : address;
+}
+
+function noop(): void {}
