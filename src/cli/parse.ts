@@ -1,0 +1,88 @@
+/**
+ * Flag values as people type them: durations (`250ms`, `1s`, `1.5m`), sizes (`512`, `1KiB`,
+ * `1MB`), counts, ports and rates. Each parser returns plain numbers (ms, bytes) and throws
+ * {@link InvalidArgumentError} naming the flag, the value and an example of what works. Only
+ * the CLI parses units; the library takes milliseconds and bytes.
+ */
+import { InvalidArgumentError, quote } from "../errors.js";
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
+
+/** A decimal number then an optional unit, spaces allowed between: `1.5m`, `1 KiB`. */
+const NUMBER_WITH_UNIT = /^(\d+(?:\.\d+)?|\.\d+)\s*([a-zA-Z]*)$/;
+
+function bad(flag: string, text: string, expected: string): InvalidArgumentError {
+  return new InvalidArgumentError(`${flag}: expected ${expected}, got ${quote(text)}`);
+}
+
+/**
+ * Parses a duration into whole milliseconds (rounded). Units: ms, s, m, h. A bare number is
+ * accepted only when it is 0, so `--delay 5` cannot silently mean 5 ms or 5 s.
+ */
+export function parseDuration(flag: string, text: string): number {
+  const expected = "a duration such as 250ms, 1s or 1.5m";
+  const match = NUMBER_WITH_UNIT.exec(text.trim());
+  if (!match) throw bad(flag, text, expected);
+  const value = Number(match[1]);
+  const unit = match[2]!.toLowerCase();
+  if (unit === "") {
+    if (value === 0) return 0;
+    throw bad(flag, text, `${expected} (add a unit)`);
+  }
+  const scale = DURATION_UNITS[unit];
+  if (scale === undefined) throw bad(flag, text, `${expected} (units: ms, s, m, h)`);
+  const ms = Math.round(value * scale);
+  if (!Number.isSafeInteger(ms)) throw bad(flag, text, `${expected} (this one is too long)`);
+  return ms;
+}
+
+/**
+ * Parses a byte size. A bare number is bytes; units are case-insensitive: B, KB/MB/GB
+ * (powers of 1000) and KiB/MiB/GiB (powers of 1024). The result must be a whole number of
+ * bytes, at least `min` (default 1).
+ */
+export function parseSize(flag: string, text: string, min = 1): number {
+  const expected = "a size such as 512, 1KiB or 1MB";
+  const match = NUMBER_WITH_UNIT.exec(text.trim());
+  if (!match) throw bad(flag, text, expected);
+  const unit = match[2]!.toLowerCase();
+  const scale = unit === "" ? 1 : SIZE_UNITS[unit];
+  if (scale === undefined) throw bad(flag, text, `${expected} (units: B, KB, MB, GB, KiB, MiB, GiB)`);
+  const bytes = Number(match[1]) * scale;
+  if (!Number.isSafeInteger(bytes)) throw bad(flag, text, `${expected} (a whole number of bytes)`);
+  if (bytes < min) throw bad(flag, text, `${expected}, at least ${min} bytes`);
+  return bytes;
+}
+
+/** Parses a whole number in `[min, max]`. Digits only (underscores allowed: `10_000`). */
+export function parseCount(flag: string, text: string, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+  const trimmed = text.trim();
+  const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+  if (!/^\d+(?:_\d+)*$/.test(trimmed)) throw bad(flag, text, `a whole number ${range}`);
+  const n = Number(trimmed.replaceAll("_", ""));
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw bad(flag, text, `a whole number ${range}`);
+  return n;
+}
+
+/** Parses a TCP port, 0 to 65535 (0 lets the system pick one). */
+export function parsePort(flag: string, text: string): number {
+  return parseCount(flag, text, 0, 65535);
+}
+
+/** Parses a positive rate per second (`100`, `0.5`), as for `--rate`. */
+export function parseRate(flag: string, text: string): number {
+  const trimmed = text.trim();
+  const n = /^(\d+(?:\.\d+)?|\.\d+)$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+  if (!(n > 0) || !Number.isFinite(n)) throw bad(flag, text, "a number of requests per second > 0, such as 100");
+  return n;
+}
