@@ -1,0 +1,362 @@
+import type { Connection } from "../connection/connection.js";
+import {
+  AbortError,
+  BadFrameError,
+  ConnectionClosedError,
+  LimitExceededError,
+  ReadTimeoutError,
+  RemoteError,
+  RequestTimeoutError,
+} from "../errors.js";
+import { armCancel, type Disarm, type WaitOptions } from "../internal/cancel.js";
+import { deferred } from "../internal/deferred.js";
+import { Fifo } from "../internal/fifo.js";
+import { checkingInvariants, invariant } from "../internal/invariant.js";
+import { BODY_HEADER, decodeErrorPayload, encodeFrame, type Frame, FrameDecoder, FrameKind, kindName, MAX_ID } from "./frame.js";
+import { type ChannelOptions, resolveChannelOptions } from "./options.js";
+import { Outbox } from "./outbox.js";
+
+/** Lifecycle: `open → closing → closed`; `closing` waits for outstanding requests. */
+export type ChannelState = "open" | "closing" | "closed";
+
+/** A snapshot of one channel's counters; the counts are totals since it opened. */
+export interface ChannelStats {
+  state: ChannelState;
+  /** Requests written and not yet answered, cancelled or failed. */
+  inFlight: number;
+  /** Requests waiting for a slot under `maxInFlight`. */
+  waiting: number;
+  sent: number;
+  replies: number;
+  errorReplies: number;
+  timeouts: number;
+  aborts: number;
+  cancelsSent: number;
+  /** Replies for ids no longer outstanding (they crossed a cancel on the wire). */
+  lateReplies: number;
+  /** Requests rejected because the connection was lost. */
+  failed: number;
+  pingsSent: number;
+}
+
+/** One request: waiting for a slot, then sent, then done. Settled exactly once, by whoever moves it to `done`. */
+class Call {
+  phase: "waiting" | "sent" | "done" = "waiting";
+  id = 0;
+  payload: Uint8Array | string | undefined;
+  disarm: Disarm | undefined;
+  constructor(
+    payload: Uint8Array | string,
+    readonly resolve: (reply: Buffer) => void,
+    readonly reject: (err: unknown) => void,
+  ) {
+    this.payload = payload;
+  }
+}
+
+const RESOLVED = Promise.resolve();
+
+/**
+ * Many requests in flight on one connection, each matched to its reply by id
+ * (docs/protocol.md). Make one with `openChannel()`, or wrap a connected Connection.
+ *
+ * State:
+ * - `#inFlight`: id → sent call; size ≤ maxInFlight. Ids are u32, from 1, wrapping, never
+ *   one already in flight.
+ * - `#queue`: calls waiting for a slot, FIFO; cancelled ones stay as `done` and are skipped
+ *   lazily. `#waiting` counts the live ones. If `#waiting > 0`, `#inFlight` is full.
+ * - `#state` (see {@link ChannelState}); `#error`: why it closed, if not gracefully.
+ * - Ping: `#rx` is set by every chunk received; `#pingSentAt` is when an unanswered ping
+ *   went out (0: none). One unref'd timer drives both.
+ */
+export class Channel implements AsyncDisposable {
+  readonly #conn: Connection;
+  readonly #outbox: Outbox;
+  readonly #decoder: FrameDecoder;
+  readonly #maxInFlight: number;
+  readonly #maxFrameSize: number;
+  readonly #requestTimeout: number | undefined;
+  readonly #pingInterval: number;
+  readonly #pingTimeout: number;
+  readonly #inFlight = new Map<number, Call>();
+  readonly #queue = new Fifo<Call>();
+  #waiting = 0;
+  #lastId = 0;
+  #state: ChannelState = "open";
+  #error: Error | undefined;
+  #closing: Promise<void> | undefined;
+  #idle = deferred<void>();
+  readonly #closed = deferred<Error | undefined>();
+  #rx = false;
+  #pingSentAt = 0;
+  #pingId = 0;
+  #pingTimer: NodeJS.Timeout | undefined;
+  readonly #stats = { sent: 0, replies: 0, errorReplies: 0, timeouts: 0, aborts: 0, cancelsSent: 0, lateReplies: 0, failed: 0, pingsSent: 0 };
+
+  /** Takes over a connected Connection: from now on only this channel reads or writes it. */
+  constructor(conn: Connection, options: ChannelOptions = {}) {
+    const o = resolveChannelOptions(options);
+    this.#conn = conn;
+    this.#outbox = new Outbox(conn);
+    this.#decoder = new FrameDecoder(o.maxFrameSize);
+    this.#maxInFlight = o.maxInFlight;
+    this.#maxFrameSize = o.maxFrameSize;
+    this.#requestTimeout = o.requestTimeout;
+    this.#pingInterval = o.pingInterval;
+    this.#pingTimeout = o.pingTimeout;
+    if (Number.isFinite(this.#pingInterval)) this.#armPing(this.#pingInterval);
+    void this.#readLoop();
+  }
+
+  get where(): string {
+    return this.#conn.where;
+  }
+  get state(): ChannelState {
+    return this.#state;
+  }
+  /** Why the channel closed, when it did not close gracefully. */
+  get error(): Error | undefined {
+    return this.#error;
+  }
+  /** Outstanding requests, in flight or waiting: what a pool balances on. */
+  get load(): number {
+    return this.#inFlight.size + this.#waiting;
+  }
+  /** Resolves once the channel is closed, with the reason unless it closed gracefully. Never rejects. */
+  get closed(): Promise<Error | undefined> {
+    return this.#closed.promise;
+  }
+
+  stats(): ChannelStats {
+    return { state: this.#state, inFlight: this.#inFlight.size, waiting: this.#waiting, ...this.#stats };
+  }
+
+  /**
+   * Sends one request and resolves with the reply's bytes, whatever order replies come in.
+   * Beyond `maxInFlight` outstanding requests it first waits for a slot, FIFO; `timeout`
+   * (default: the channel's `requestTimeout`) covers the wait and the reply.
+   * Rejects with RemoteError (an error reply; the channel goes on), RequestTimeoutError or
+   * AbortError (a sent request is then cancelled on the wire), LimitExceededError (payload
+   * over `maxFrameSize`; nothing is sent), or ConnectionClosedError when the channel is
+   * closing/closed or its connection is lost (`cause`: why). Settles exactly once.
+   */
+  request(payload: Uint8Array | string, options?: WaitOptions): Promise<Buffer> {
+    if (this.#state !== "open") return Promise.reject(this.#closedError());
+    const body = BODY_HEADER + (typeof payload === "string" ? Buffer.byteLength(payload) : payload.length);
+    if (body > this.#maxFrameSize) {
+      return Promise.reject(new LimitExceededError(`request frame to ${this.where}`, this.#maxFrameSize, body));
+    }
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(new AbortError("request", signal.reason));
+    return new Promise<Buffer>((resolve, reject) => {
+      const call = new Call(payload, resolve, reject);
+      const timeout = options?.timeout ?? this.#requestTimeout;
+      if (signal !== undefined || timeout !== undefined) {
+        call.disarm = armCancel("request", { signal, timeout }, (ms) => this.#timeoutError(call, ms), (err) => this.#cancel(call, err));
+      }
+      if (this.#waiting === 0 && this.#inFlight.size < this.#maxInFlight) this.#send(call);
+      else {
+        this.#queue.push(call);
+        this.#waiting++;
+      }
+      this.#check();
+    });
+  }
+
+  /**
+   * Graceful close: new requests are rejected at once; queued and in-flight ones finish
+   * (bounded by their own timeouts); then the connection is closed. Idempotent: every
+   * caller gets the same promise, which never rejects.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    if (this.#state === "closed") return RESOLVED;
+    this.#state = "closing";
+    if (this.load === 0) this.#idle.resolve();
+    this.#closing = this.#idle.promise.then(async () => {
+      if (this.#state === "closing") this.#state = "closed";
+      this.#stopPing();
+      this.#outbox.flush();
+      await this.#conn.close();
+      this.#closed.resolve(this.#error);
+    });
+    return this.#closing;
+  }
+
+  /** Closes at once: every outstanding request rejects with ConnectionClosedError (cause: `err`). */
+  destroy(err?: Error): void {
+    this.#fail(err ?? new ConnectionClosedError("channel", this.where));
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #send(call: Call): void {
+    let id = this.#lastId;
+    do id = id === MAX_ID ? 1 : id + 1;
+    while (this.#inFlight.has(id));
+    this.#lastId = id;
+    call.id = id;
+    call.phase = "sent";
+    this.#inFlight.set(id, call);
+    this.#outbox.push(encodeFrame(FrameKind.request, id, call.payload, this.#maxFrameSize));
+    call.payload = undefined;
+    this.#stats.sent++;
+  }
+
+  /** A timeout or abort: settles this call alone, and tells the server if it was sent. */
+  #cancel(call: Call, err: Error): void {
+    if (call.phase === "done") return;
+    if (err instanceof AbortError) this.#stats.aborts++;
+    else this.#stats.timeouts++;
+    if (call.phase === "waiting") this.#waiting--;
+    else {
+      this.#inFlight.delete(call.id);
+      if (this.#conn.writable) {
+        this.#outbox.push(encodeFrame(FrameKind.cancel, call.id));
+        this.#stats.cancelsSent++;
+      }
+    }
+    call.phase = "done";
+    call.payload = undefined;
+    call.reject(err);
+    this.#pump();
+  }
+
+  #timeoutError(call: Call, ms: number): Error {
+    const what = call.phase === "sent"
+      ? `request ${call.id} to ${this.where}`
+      : `request to ${this.where} (waiting for a slot: maxInFlight ${this.#maxInFlight})`;
+    return new RequestTimeoutError(what, ms);
+  }
+
+  /** Moves waiting calls into free slots; notices when a closing channel has drained. */
+  #pump(): void {
+    while (this.#waiting > 0 && this.#inFlight.size < this.#maxInFlight) {
+      const call = this.#queue.shift() as Call;
+      if (call.phase !== "waiting") continue;
+      this.#waiting--;
+      this.#send(call);
+    }
+    if (this.#state !== "open" && this.load === 0) this.#idle.resolve();
+    this.#check();
+  }
+
+  async #readLoop(): Promise<void> {
+    let reason: Error;
+    try {
+      for (;;) {
+        const chunk = await this.#conn.read();
+        if (chunk.length === 0) {
+          reason = new ConnectionClosedError("read", this.where, new Error("the peer closed the connection"));
+          break;
+        }
+        this.#rx = true;
+        for (const frame of this.#decoder.push(chunk)) this.#dispatch(frame);
+      }
+    } catch (err) {
+      reason = err as Error;
+    }
+    this.#fail(reason);
+  }
+
+  #dispatch(f: Frame): void {
+    switch (f.kind) {
+      case FrameKind.reply:
+        return this.#settle(f.id, f.payload, undefined);
+      case FrameKind.error: {
+        const { code, message } = decodeErrorPayload(f.payload);
+        return this.#settle(f.id, undefined, new RemoteError(code, message));
+      }
+      case FrameKind.ping:
+        return this.#outbox.push(encodeFrame(FrameKind.pong, f.id, f.payload, this.#maxFrameSize));
+      case FrameKind.pong:
+        return; // any byte already counted as a sign of life
+      default:
+        throw new BadFrameError(`unexpected ${kindName(f.kind)} frame from the server ${this.where}`);
+    }
+  }
+
+  #settle(id: number, reply: Buffer | undefined, err: RemoteError | undefined): void {
+    const call = this.#inFlight.get(id);
+    if (call === undefined) {
+      this.#stats.lateReplies++;
+      return;
+    }
+    this.#inFlight.delete(id);
+    call.phase = "done";
+    call.disarm?.();
+    if (err) {
+      this.#stats.errorReplies++;
+      call.reject(err);
+    } else {
+      this.#stats.replies++;
+      call.resolve(reply as Buffer);
+    }
+    this.#pump();
+  }
+
+  /** The connection is lost (or destroyed): rejects everything outstanding, once. */
+  #fail(reason: Error): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    this.#error = reason;
+    this.#stopPing();
+    const err = new ConnectionClosedError("request", this.where, reason);
+    const calls = [...this.#inFlight.values(), ...this.#queue.clear()];
+    this.#inFlight.clear();
+    this.#waiting = 0;
+    for (const call of calls) {
+      if (call.phase === "done") continue;
+      call.phase = "done";
+      call.payload = undefined;
+      call.disarm?.();
+      this.#stats.failed++;
+      call.reject(err);
+    }
+    this.#conn.destroy();
+    this.#idle.resolve();
+    if (this.#closing === undefined) this.#closed.resolve(reason);
+    this.#check();
+  }
+
+  #closedError(): ConnectionClosedError {
+    return new ConnectionClosedError("request", this.where, this.#error);
+  }
+
+  readonly #onPingTimer = (): void => {
+    if (this.#pingTimer === undefined || this.#state === "closed") return;
+    if (this.#rx) {
+      this.#rx = false;
+      this.#pingSentAt = 0;
+      this.#armPing(this.#pingInterval);
+    } else if (this.#pingSentAt === 0) {
+      this.#pingSentAt = Date.now();
+      this.#pingId = this.#pingId === MAX_ID ? 1 : this.#pingId + 1;
+      this.#outbox.push(encodeFrame(FrameKind.ping, this.#pingId));
+      this.#stats.pingsSent++;
+      this.#armPing(this.#pingTimeout);
+    } else {
+      this.#fail(new ReadTimeoutError("ping", this.#pingTimeout, this.where));
+    }
+  };
+
+  #armPing(ms: number): void {
+    this.#pingTimer = setTimeout(this.#onPingTimer, ms);
+    this.#pingTimer.unref();
+  }
+
+  #stopPing(): void {
+    if (this.#pingTimer !== undefined) clearTimeout(this.#pingTimer);
+    this.#pingTimer = undefined;
+  }
+
+  #check(): void {
+    if (!checkingInvariants) return;
+    invariant(this.#inFlight.size <= this.#maxInFlight, `channel ${this.where}: ${this.#inFlight.size} in flight > maxInFlight`);
+    invariant(this.#waiting >= 0 && this.#waiting <= this.#queue.length, `channel ${this.where}: waiting count ${this.#waiting} off`);
+    invariant(this.#waiting === 0 || this.#inFlight.size === this.#maxInFlight, `channel ${this.where}: callers wait while a slot is free`);
+    invariant(this.#state !== "closed" || this.load === 0, `channel ${this.where}: closed with requests outstanding`);
+  }
+}

@@ -1,0 +1,23 @@
+export { Channel, type ChannelState, type ChannelStats } from "./channel.js";
+export { ChannelPool, type ChannelPoolOptions, type ChannelPoolStats } from "./channel-pool.js";
+export { RpcContext, type RpcHandler, type RpcReply } from "./context.js";
+export {
+  decodeErrorPayload,
+  DEFAULT_MAX_FRAME_SIZE,
+  encodeErrorPayload,
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  FrameKind,
+} from "./frame.js";
+export { openChannel, type OpenChannelOptions } from "./open-channel.js";
+export type { ChannelOptions } from "./options.js";
+export {
+  createRpcEchoServer,
+  createRpcServer,
+  type RpcEchoServerOptions,
+  RpcServer,
+  type RpcServerOptions,
+  type RpcServerStats,
+} from "./rpc-server.js";
+export { HANDLER_ERROR_CODE, type ServeRpcOptions, serveRpc } from "./serve.js";

@@ -1,0 +1,57 @@
+import { type ConnectOptions, connectOptionsSchema } from "../connection/connect.js";
+import { InvalidArgumentError } from "../errors.js";
+import { type Schema, validateOptions } from "../internal/validate.js";
+import { DEFAULT_MAX_FRAME_SIZE } from "./frame.js";
+
+/** Settings of one multiplexed channel; durations in ms. */
+export interface ChannelOptions {
+  /** Requests outstanding at once; more wait, FIFO. Default 100. */
+  maxInFlight?: number | undefined;
+  /** Largest frame body (5 + payload bytes) sent or accepted. Default 1 MiB. */
+  maxFrameSize?: number | undefined;
+  /** Default timeout of each request (slot wait + reply). Default: none. */
+  requestTimeout?: number | undefined;
+  /** Idle time before a ping is sent. Default 15 000; `Infinity` turns pings off. */
+  pingInterval?: number | undefined;
+  /** How long a ping may go unanswered (no byte at all) before the peer is declared dead. Default 10 000. */
+  pingTimeout?: number | undefined;
+  /** How to dial, for `openChannel()` and ChannelPool: `timeout` (connect), `tls`, `localAddress`… */
+  connect?: Omit<ConnectOptions, "signal"> | undefined;
+}
+
+export interface ResolvedChannelOptions {
+  maxInFlight: number;
+  maxFrameSize: number;
+  requestTimeout: number | undefined;
+  pingInterval: number;
+  pingTimeout: number;
+}
+
+export const channelOptionsSchema: Schema = {
+  maxInFlight: "count",
+  maxFrameSize: "bytes",
+  requestTimeout: "ms?",
+  pingInterval: "ms?",
+  pingTimeout: "ms",
+  connect: "object",
+  timeout: { renamed: "requestTimeout (or connect.timeout for the connect timeout)" },
+};
+
+/** Checks a ChannelOptions bag (InvalidArgumentError naming key and value) and fills defaults. */
+export function resolveChannelOptions(options: ChannelOptions): ResolvedChannelOptions {
+  validateOptions("channel options", options, channelOptionsSchema);
+  if (options.connect !== undefined) {
+    validateOptions("channel options.connect", options.connect, { ...connectOptionsSchema, signal: { renamed: "openChannel's signal" } });
+  }
+  const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+  if (maxFrameSize < 5 || maxFrameSize > 0xffffffff) {
+    throw new InvalidArgumentError(`channel options.maxFrameSize must be from 5 to 4294967295, got ${maxFrameSize}`);
+  }
+  return {
+    maxInFlight: options.maxInFlight ?? 100,
+    maxFrameSize,
+    requestTimeout: options.requestTimeout,
+    pingInterval: options.pingInterval === 0 ? Number.POSITIVE_INFINITY : (options.pingInterval ?? 15_000),
+    pingTimeout: options.pingTimeout ?? 10_000,
+  };
+}

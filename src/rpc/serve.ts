@@ -1,0 +1,224 @@
+import type { Connection } from "../connection/connection.js";
+import { AbortError, BadFrameError, ConnectionClosedError, LimitExceededError } from "../errors.js";
+import { deferred } from "../internal/deferred.js";
+import { Fifo } from "../internal/fifo.js";
+import { checkingInvariants, invariant } from "../internal/invariant.js";
+import { type Schema, validateOptions } from "../internal/validate.js";
+import { DEFAULT_MAX_FRAME_SIZE, encodeErrorPayload, encodeFrame, type Frame, FrameDecoder, FrameKind, kindName } from "./frame.js";
+import { Outbox } from "./outbox.js";
+import { RpcContext, type RpcCounters, type RpcHandler, type RpcReply } from "./context.js";
+
+export interface ServeRpcOptions {
+  /** Handlers running at once per connection; past it the connection is not read. Default 100. */
+  maxConcurrent?: number | undefined;
+  /** Largest frame body (5 + payload bytes) accepted or sent. Default 1 MiB. */
+  maxFrameSize?: number | undefined;
+}
+
+export const serveRpcOptionsSchema: Schema = { maxConcurrent: "count", maxFrameSize: "bytes" };
+
+/** The code of an error reply for a thrown error without a string `code`. */
+export const HANDLER_ERROR_CODE = "ERR_RPC_HANDLER";
+
+/**
+ * Serves the RPC protocol (docs/protocol.md) on one connection until it ends: runs `handler`
+ * for each request concurrently (at most `maxConcurrent` at once; beyond that the
+ * connection is not read), writes each reply as soon as it is ready, turns a thrown error
+ * into an error reply, and aborts `ctx.signal` on a cancel frame or a lost connection.
+ *
+ * Resolves once the client has half-closed and every request read has been answered (the
+ * connection is then closed), or when the connection was closed or reset under it. Rejects
+ * with BadFrameError or LimitExceededError after destroying the connection when the client
+ * sends bytes that are not a valid frame or a frame over `maxFrameSize`.
+ */
+export function serveRpc(conn: Connection, handler: RpcHandler, options: ServeRpcOptions = {}): Promise<void> {
+  validateOptions("serveRpc options", options, serveRpcOptionsSchema);
+  return new RpcSession(conn, handler, options, undefined).run();
+}
+
+/**
+ * One connection's server side.
+ *
+ * State:
+ * - `#jobs`: id → request read and not yet answered or cancelled (queued or running).
+ * - `#backlog`: requests read but not started, FIFO; cancelled ones are skipped lazily.
+ * - `#running` ≤ maxConcurrent handlers started and not finished (cancelled ones included
+ *   until they return: a cancel frees the id, not the slot).
+ * - `#slot`: resolves when the read loop, paused for capacity, may read again.
+ * - `#state`: `reading → draining (client EOF: answer what was read) → closed`.
+ */
+export class RpcSession {
+  readonly #conn: Connection;
+  readonly #handler: RpcHandler;
+  readonly #max: number;
+  readonly #maxFrameSize: number;
+  readonly #outbox: Outbox;
+  readonly #counters: RpcCounters | undefined;
+  readonly #jobs = new Map<number, RpcContext>();
+  readonly #backlog = new Fifo<RpcContext>();
+  #running = 0;
+  #pumping = false;
+  #slot = deferred<void>(); // replaced each time the read loop waits for capacity
+  #allDone = deferred<void>();
+  #state: "reading" | "draining" | "closed" = "reading";
+
+  constructor(conn: Connection, handler: RpcHandler, options: ServeRpcOptions, counters: RpcCounters | undefined) {
+    this.#conn = conn;
+    this.#handler = handler;
+    this.#max = options.maxConcurrent ?? 100;
+    this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.#outbox = new Outbox(conn);
+    this.#counters = counters;
+    void conn.closed.then(() => this.#abortAll());
+  }
+
+  async run(): Promise<void> {
+    const decoder = new FrameDecoder(this.#maxFrameSize);
+    try {
+      for (;;) {
+        while (this.#state === "reading" && (this.#running >= this.#max || this.#backlog.length > 0)) {
+          this.#slot = deferred<void>();
+          await this.#slot.promise; // backpressure: not reading until a handler finishes
+        }
+        const chunk = await this.#conn.read();
+        if (chunk.length === 0) break;
+        for (const frame of decoder.push(chunk)) this.#dispatch(frame);
+      }
+    } catch (err) {
+      this.#abortAll();
+      this.#conn.destroy();
+      if (err instanceof BadFrameError || err instanceof LimitExceededError) {
+        if (this.#counters) this.#counters.protocolErrors++;
+        throw err;
+      }
+      return; // the connection was closed or reset under us: nothing to report
+    }
+    this.#state = "draining";
+    if (this.#jobs.size > 0) await this.#allDone.promise;
+    this.#outbox.flush();
+    await this.#conn.close();
+  }
+
+  #dispatch(f: Frame): void {
+    switch (f.kind) {
+      case FrameKind.request:
+        return this.#accept(f.id, f.payload);
+      case FrameKind.cancel:
+        return this.#cancel(f.id);
+      case FrameKind.ping:
+        return this.#outbox.push(encodeFrame(FrameKind.pong, f.id, f.payload, this.#maxFrameSize));
+      case FrameKind.pong:
+        return;
+      default:
+        throw new BadFrameError(`unexpected ${kindName(f.kind)} frame from the client ${this.#conn.where}`);
+    }
+  }
+
+  #accept(id: number, payload: Buffer): void {
+    if (this.#jobs.has(id)) throw new BadFrameError(`request id ${id} is already in flight on ${this.#conn.where}`);
+    const job = new RpcContext(id, payload, this.#conn);
+    this.#jobs.set(id, job);
+    if (this.#counters) this.#counters.requests++;
+    this.#backlog.push(job);
+    this.#pump();
+  }
+
+  #cancel(id: number): void {
+    const job = this.#jobs.get(id);
+    if (job === undefined) return; // answered already: the reply crossed the cancel
+    this.#jobs.delete(id);
+    if (this.#counters) this.#counters.cancelled++;
+    job.abort(new AbortError(`request ${id}`, "cancelled by the client"));
+    this.#pump();
+  }
+
+  /** Starts queued requests while slots are free; re-entrant calls fold into the outer loop. */
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (this.#running < this.#max && this.#backlog.length > 0) {
+        const job = this.#backlog.shift() as RpcContext;
+        if (this.#jobs.get(job.id) === job) this.#start(job);
+      }
+    } finally {
+      this.#pumping = false;
+    }
+    if (this.#running < this.#max && this.#backlog.length === 0) this.#slot.resolve();
+    if (this.#state !== "reading" && this.#jobs.size === 0) this.#allDone.resolve();
+    this.#check();
+  }
+
+  #start(job: RpcContext): void {
+    this.#running++;
+    let result: RpcReply | Promise<RpcReply>;
+    try {
+      result = this.#handler(job.payload, job);
+    } catch (err) {
+      this.#finish(job, undefined, err);
+      return;
+    }
+    if (isThenable(result)) {
+      result.then(
+        (reply) => this.#finish(job, reply, undefined),
+        (err: unknown) => this.#finish(job, undefined, err ?? new Error("handler rejected")),
+      );
+    } else this.#finish(job, result, undefined);
+  }
+
+  #finish(job: RpcContext, reply: RpcReply, err: unknown): void {
+    this.#running--;
+    if (this.#jobs.get(job.id) === job) {
+      this.#jobs.delete(job.id);
+      if (this.#conn.writable) this.#outbox.push(this.#answer(job.id, reply, err));
+    }
+    this.#pump();
+  }
+
+  /** The reply or error frame for a finished handler; a bad or oversized reply becomes an error. */
+  #answer(id: number, reply: RpcReply, err: unknown): Buffer {
+    const c = this.#counters;
+    if (err === undefined) {
+      try {
+        const frame = encodeFrame(FrameKind.reply, id, toBytes(reply), this.#maxFrameSize);
+        if (c) c.replies++;
+        return frame;
+      } catch (e) {
+        err = e;
+      }
+    }
+    if (c) c.errorReplies++;
+    const code = (err as { code?: unknown } | null)?.code;
+    const message = err instanceof Error ? err.message : String(err);
+    const payload = encodeErrorPayload(typeof code === "string" ? code : HANDLER_ERROR_CODE, message);
+    const room = this.#maxFrameSize - 5;
+    return encodeFrame(FrameKind.error, id, payload.length > room ? payload.subarray(0, room) : payload, this.#maxFrameSize);
+  }
+
+  #abortAll(): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    const reason = new ConnectionClosedError("rpc request", this.#conn.where, this.#conn.error);
+    for (const job of this.#jobs.values()) job.abort(reason);
+    this.#jobs.clear();
+    this.#backlog.clear();
+    this.#allDone.resolve();
+    this.#slot.resolve();
+  }
+
+  #check(): void {
+    if (!checkingInvariants) return;
+    invariant(this.#running >= 0 && this.#running <= this.#max, `rpc session ${this.#conn.where}: ${this.#running} handlers running, max ${this.#max}`);
+    invariant(this.#backlog.length === 0 || this.#running === this.#max || this.#pumping, `rpc session ${this.#conn.where}: queued requests while a slot is free`);
+  }
+}
+
+function toBytes(reply: RpcReply): Uint8Array | string {
+  if (reply === undefined || reply === null) return "";
+  if (typeof reply === "string" || reply instanceof Uint8Array) return reply;
+  throw new TypeError(`an rpc handler must return a Buffer, Uint8Array, string or nothing, got ${typeof reply}`);
+}
+
+function isThenable(v: unknown): v is PromiseLike<RpcReply> {
+  return typeof (v as { then?: unknown } | null)?.then === "function";
+}
