@@ -1,0 +1,521 @@
+import type { Connection } from "../connection/connection.js";
+import type { Endpoint } from "../endpoint.js";
+import {
+  AbortError,
+  AcquireTimeoutError,
+  EndpointUnavailableError,
+  NotBorrowedError,
+  PoolClosedError,
+  QueueFullError,
+} from "../errors.js";
+import { armCancel, type WaitOptions } from "../internal/cancel.js";
+import { Fifo } from "../internal/fifo.js";
+import { checkingInvariants, invariant } from "../internal/invariant.js";
+import { dialWithRetries } from "./dial.js";
+import { idleProblem, Lease, type LeaseOwner, PooledSocket, releaseProblem } from "./lease.js";
+import type { PoolSettings } from "./options.js";
+import { Reaper } from "./reaper.js";
+import { Counters, type DestroyReason, type EndpointStats } from "./stats.js";
+import { Waiter } from "./waiter.js";
+
+/** What an endpoint pool needs from the SocketPool that holds it. */
+export interface PoolHost {
+  readonly settings: PoolSettings;
+  readonly total: Counters;
+  /** Takes a slot under maxSockets (possibly closing another endpoint's idle socket); false: wait. */
+  takeSlot(pool: EndpointPool): boolean;
+  /** Gives a slot back; may pump another endpoint waiting for one. */
+  giveSlot(): void;
+  track(conn: Connection, record: PooledSocket): void;
+  /** A socket closing gracefully; close() waits for it. */
+  closing(conn: Connection): void;
+  /** The pool is empty and idle: drop it from the map. */
+  forget(pool: EndpointPool): void;
+  emit(event: string, ...args: unknown[]): void;
+}
+
+const RESOLVED = Promise.resolve();
+
+/** Recovers the slot of a borrowed connection collected without release. */
+const collected = new FinalizationRegistry<PooledSocket>((record) => record.onCollected());
+
+/**
+ * One bounded pool for one endpoint.
+ *
+ * State:
+ * - `#idle`: idle sockets, most recently used LAST (a stack: pop reuses MRU, so the surplus
+ *   ages out at the bottom, where `idleSince` is oldest).
+ * - `#borrowed`: sockets lent out. `#dials`: dials in progress, oldest first (one
+ *   AbortController each). `#waiters`: queued acquires, FIFO; settled ones are skipped
+ *   lazily; `#pending` counts the ones still waiting.
+ * - `#failures`: consecutive failed dials; `#unavailableUntil` (ms since epoch): fail fast
+ *   until then; `#lastError`/`#lastErrorAt`: the last dial error and when.
+ * - `#closing`: final; nothing is lent or pooled after it.
+ * Invariants at every synchronous boundary: open = idle + borrowed + dialing ≤ maxPerEndpoint;
+ * a socket is in exactly one of idle or borrowed; if anyone waits, nothing is idle;
+ * `#pending` = waiters whose state is "waiting".
+ */
+export class EndpointPool implements LeaseOwner {
+  readonly endpoint: Endpoint;
+  readonly key: string;
+  readonly #host: PoolHost;
+  readonly #s: PoolSettings;
+  readonly #counters = new Counters();
+  readonly #idle: PooledSocket[] = [];
+  readonly #borrowed = new Set<PooledSocket>();
+  readonly #dials: AbortController[] = [];
+  readonly #waiters = new Fifo<Waiter>();
+  #pending = 0;
+  #failures = 0;
+  #unavailableUntil = 0;
+  #lastError: unknown;
+  #lastErrorAt = 0;
+  #closing = false;
+  readonly #reaper = new Reaper(() => this.#reap());
+  readonly #drained: Array<() => void> = [];
+
+  constructor(endpoint: Endpoint, host: PoolHost) {
+    this.endpoint = endpoint;
+    this.key = endpoint.key;
+    this.#host = host;
+    this.#s = host.settings;
+  }
+
+  get open(): number {
+    return this.#idle.length + this.#borrowed.size + this.#dials.length;
+  }
+  get idleCount(): number {
+    return this.#idle.length;
+  }
+
+  /**
+   * Lends a socket: the most recently used healthy idle one, else one dialed for this
+   * acquire once a slot is free, waiting FIFO. See SocketPool.acquire for the rejections.
+   */
+  acquire(options: WaitOptions | undefined, stack: string | undefined): Promise<Connection> {
+    if (this.#closing) return Promise.reject(new PoolClosedError(`acquire from ${this.key}`));
+    const now = Date.now();
+    const record = this.#takeIdle(now);
+    if (record !== undefined) {
+      const validate = this.#s.validate !== undefined && now - record.idleSince >= this.#s.validateAfter;
+      const conn = this.#lend(record, now, 0, stack);
+      this.#check();
+      return validate ? this.#validated(conn, record, options, stack) : Promise.resolve(conn);
+    }
+    if (options?.signal?.aborted) {
+      return Promise.reject(new AbortError(`acquire from ${this.key}`, options.signal.reason));
+    }
+    if (now < this.#unavailableUntil && this.#borrowed.size === 0 && this.#dials.length === 0) {
+      return Promise.reject(this.#unavailable(now));
+    }
+    if (this.#pending >= this.#s.maxWaiting) return Promise.reject(new QueueFullError(this.key, this.#s.maxWaiting));
+    const w = new Waiter(stack);
+    this.#waiters.push(w);
+    this.#pending++;
+    w.disarm = armCancel(
+      `acquire from ${this.key}`,
+      { signal: options?.signal, timeout: options?.timeout ?? this.#s.acquireTimeout },
+      (ms) => new AcquireTimeoutError(this.key, ms, this.#detail(), this.#errorSince(w.since)),
+      (err) => this.#cancel(w, err),
+    );
+    this.#pump();
+    this.#check();
+    return w.promise;
+  }
+
+  /** Takes a lent socket back: pooled if healthy, else destroyed with the reason. */
+  releaseLease(lease: Lease, conn: Connection): Promise<void> {
+    const record = lease.record;
+    if (lease.spent || record.state !== "borrowed" || record.lease !== lease) {
+      return Promise.reject(new NotBorrowedError("release", conn.where));
+    }
+    this.#endLease(record);
+    this.#counters.released++;
+    this.#host.total.released++;
+    this.#host.emit("release", conn, this.key);
+    const now = Date.now();
+    const problem = this.#closing ? "pool-closed" : releaseProblem(conn, record, now, this.#s.maxUses);
+    if (problem === undefined) this.#offer(record, conn, now);
+    else this.#destroy(record, conn, problem, conn.error, problem === "pool-closed" || problem === "lifetime");
+    this.#settle();
+    return RESOLVED;
+  }
+
+  /** Destroys a lent socket (pool.destroy, or use() whose function threw). */
+  destroyLent(lease: Lease, conn: Connection, reason: DestroyReason, err?: unknown): void {
+    const record = lease.record;
+    if (lease.spent || record.state !== "borrowed" || record.lease !== lease) {
+      throw new NotBorrowedError("destroy", conn.where);
+    }
+    this.#endLease(record);
+    // Pending reads and writes reject with `err` (an abort, say) rather than a bare close.
+    if (err instanceof Error && conn.state !== "closed") conn.destroy(err);
+    this.#destroy(record, conn, reason, err, false);
+    this.#settle();
+  }
+
+  /** Called by the SocketPool when a slot under maxSockets frees up. */
+  pump(): void {
+    this.#pump();
+    this.#check();
+  }
+
+  /** Closes the oldest idle socket to make room elsewhere; false if nothing is idle. */
+  evictIdle(): boolean {
+    const record = this.#idle.shift();
+    if (record === undefined) return false;
+    this.#destroy(record, record.conn, "max-sockets", undefined, true);
+    queueMicrotask(() => this.#settle());
+    return true;
+  }
+
+  /** Starts minIdlePerEndpoint warm dials. */
+  warm(): void {
+    this.#pump();
+    this.#check();
+  }
+
+  /**
+   * Stops lending: rejects waiters with PoolClosedError, aborts dials, closes idle sockets.
+   * Resolves once no socket is borrowed or dialing.
+   */
+  close(): Promise<void> {
+    this.#closing = true;
+    this.#reaper.stop();
+    for (let w = this.#waiters.shift(); w !== undefined; w = this.#waiters.shift()) {
+      if (w.reject(new PoolClosedError(`acquire from ${this.key}`))) this.#pending--;
+    }
+    for (const ac of [...this.#dials]) this.#abortDial(ac, new PoolClosedError(`connect to ${this.key}`));
+    for (const record of this.#idle.splice(0)) this.#destroy(record, record.conn, "pool-closed", undefined, true);
+    this.#check();
+    if (this.#borrowed.size === 0 && this.#dials.length === 0) return RESOLVED;
+    return new Promise((resolve) => this.#drained.push(resolve));
+  }
+
+  /** After the close deadline: destroys whatever is still borrowed. */
+  destroyBorrowed(): void {
+    for (const record of [...this.#borrowed]) {
+      this.#endLease(record);
+      this.#destroy(record, record.ref.deref(), "pool-closed", undefined, false);
+    }
+    this.#settle();
+  }
+
+  stats(): EndpointStats {
+    return this.#counters.snapshot({
+      idle: this.#idle.length,
+      borrowed: this.#borrowed.size,
+      dialing: this.#dials.length,
+      pending: this.#pending,
+    });
+  }
+
+  #takeIdle(now: number): PooledSocket | undefined {
+    for (let record = this.#idle.pop(); record !== undefined; record = this.#idle.pop()) {
+      const problem = idleProblem(record.conn as Connection, record, now);
+      if (problem === undefined) return record;
+      this.#destroy(record, record.conn, problem, record.conn?.error, problem === "lifetime");
+    }
+    return undefined;
+  }
+
+  #lend(record: PooledSocket, now: number, waited: number, stack: string | undefined): Connection {
+    const conn = record.conn as Connection;
+    record.conn = undefined;
+    record.unwatch?.();
+    record.unwatch = undefined;
+    record.state = "borrowed";
+    const reused = record.uses > 0;
+    record.uses++;
+    this.#borrowed.add(record);
+    const lease = new Lease(record, this, now);
+    record.lease = lease;
+    if (this.#s.leakWarningAfter !== undefined) this.#watchLeak(lease, stack);
+    conn.lend(lease, reused);
+    const c = this.#counters;
+    const t = this.#host.total;
+    c.acquired++;
+    t.acquired++;
+    if (reused) {
+      c.reused++;
+      t.reused++;
+    }
+    c.recordWait(waited);
+    t.recordWait(waited);
+    this.#host.emit("acquire", conn, this.key, reused);
+    return conn;
+  }
+
+  #watchLeak(lease: Lease, stack: string | undefined): void {
+    lease.stack = stack;
+    const after = this.#s.leakWarningAfter as number;
+    lease.leakTimer = setTimeout(() => {
+      this.#host.emit("leak", { endpoint: this.key, stack, heldMs: Date.now() - lease.since, collected: false });
+    }, after);
+    lease.leakTimer.unref();
+  }
+
+  /** Serves the oldest waiter, else makes the socket idle (or closes it past maxIdle). */
+  #offer(record: PooledSocket, conn: Connection, now: number): void {
+    record.conn = conn;
+    for (let w = this.#waiters.shift(); w !== undefined; w = this.#waiters.shift()) {
+      if (!w.waiting) continue;
+      this.#pending--;
+      w.deliver(this.#lend(record, now, now - w.since, w.stack));
+      return;
+    }
+    if (this.#closing || this.#idle.length >= this.#s.maxIdle) {
+      this.#destroy(record, conn, this.#closing ? "pool-closed" : "max-idle", undefined, true);
+      return;
+    }
+    record.state = "idle";
+    record.idleSince = now;
+    record.unwatch = conn.watchIdle(record.onIdleEvent);
+    this.#idle.push(record);
+    this.#reaper.arm(Math.min(now + this.#s.idleTimeout, record.expiresAt));
+  }
+
+  #endLease(record: PooledSocket): void {
+    record.lease?.end();
+    record.lease = undefined;
+    this.#borrowed.delete(record);
+    record.state = "idle"; // transient: the caller pools or destroys it before returning
+  }
+
+  /** Removes a socket from the pool for good, closing it gracefully or at once. */
+  #destroy(
+    record: PooledSocket,
+    conn: Connection | undefined,
+    reason: DestroyReason,
+    err: unknown,
+    graceful: boolean,
+  ): void {
+    if (record.state === "gone") return;
+    if (record.state === "borrowed") this.#endLease(record);
+    record.state = "gone";
+    record.unwatch?.();
+    record.unwatch = undefined;
+    record.conn = undefined;
+    collected.unregister(record);
+    if (conn !== undefined) {
+      if (graceful && conn.state === "open") {
+        this.#host.closing(conn);
+        void conn.close();
+      } else conn.destroy();
+    }
+    this.#counters.recordDestroy(reason);
+    this.#host.total.recordDestroy(reason);
+    this.#host.giveSlot();
+    this.#host.emit("destroy", conn, this.key, reason, err);
+  }
+
+  /** Starts dials while waiters outnumber them (and minIdle asks for warm sockets). */
+  #pump(): void {
+    for (;;) {
+      if (this.#closing) return;
+      const want = Math.max(this.#pending, this.#s.minIdle - this.#idle.length - this.#borrowed.size);
+      if (want <= this.#dials.length) return;
+      const now = Date.now();
+      if (now < this.#unavailableUntil) {
+        if (this.#borrowed.size === 0 && this.#dials.length === 0) this.#rejectWaiters(this.#unavailable(now));
+        this.#reaper.arm(this.#unavailableUntil);
+        return;
+      }
+      if (this.open >= this.#s.maxPerEndpoint || !this.#host.takeSlot(this)) return;
+      this.#dial();
+    }
+  }
+
+  #dial(): void {
+    const ac = new AbortController();
+    this.#dials.push(ac);
+    dialWithRetries(this.endpoint, this.#s, ac.signal, (err) => {
+      this.#counters.connectErrors++;
+      this.#host.total.connectErrors++;
+      this.#lastError = err;
+      this.#lastErrorAt = Date.now();
+    }).then(
+      (conn) => this.#onDialed(ac, conn),
+      (err) => this.#onDialFailed(ac, err),
+    );
+  }
+
+  /** Abandons a dial: it stops counting at once (`connect` destroys its socket synchronously). */
+  #abortDial(ac: AbortController, reason: unknown): void {
+    this.#dials.splice(this.#dials.indexOf(ac), 1);
+    this.#host.giveSlot();
+    ac.abort(reason);
+  }
+
+  #onDialed(ac: AbortController, conn: Connection): void {
+    const i = this.#dials.indexOf(ac);
+    if (i >= 0) this.#dials.splice(i, 1);
+    else if (this.#closing || this.open >= this.#s.maxPerEndpoint || !this.#host.takeSlot(this)) {
+      // Connected just as it was abandoned, and its slot is gone: drop it.
+      conn.destroy();
+      this.#settle();
+      return;
+    }
+    this.#failures = 0;
+    this.#unavailableUntil = 0;
+    const now = Date.now();
+    const jitter = Math.random() * this.#s.lifetimeJitter;
+    const record = new PooledSocket(conn, now + this.#s.maxLifetime - jitter);
+    record.onIdleEvent = () => this.#onIdleEvent(record);
+    record.onCollected = () => this.#onCollected(record);
+    collected.register(conn, record, record);
+    this.#host.track(conn, record);
+    this.#counters.created++;
+    this.#host.total.created++;
+    this.#host.emit("create", conn, this.key);
+    this.#offer(record, conn, now);
+    this.#settle();
+  }
+
+  #onDialFailed(ac: AbortController, err: unknown): void {
+    const i = this.#dials.indexOf(ac);
+    if (i >= 0) {
+      this.#dials.splice(i, 1);
+      this.#host.giveSlot();
+      this.#failures++;
+      if (this.#s.failFastWindow > 0) {
+        const window = Math.min(this.#s.failFastMaxWindow, this.#s.failFastWindow * 2 ** (this.#failures - 1));
+        this.#unavailableUntil = Date.now() + window;
+        this.#reaper.arm(this.#unavailableUntil); // to leave the map once the window ends
+      }
+      // The failure goes to the oldest waiter at once; the rest wait for sockets in use or
+      // get EndpointUnavailableError from #pump while the window lasts.
+      const w = this.#shiftWaiting();
+      if (w !== undefined) w.reject(err);
+    }
+    this.#settle();
+  }
+
+  #onIdleEvent(record: PooledSocket): void {
+    if (record.state !== "idle") return;
+    const conn = record.conn as Connection;
+    const problem = idleProblem(conn, record, 0) ?? "peer-closed";
+    this.#idle.splice(this.#idle.indexOf(record), 1);
+    this.#destroy(record, conn, problem, conn.error, false);
+    this.#settle();
+  }
+
+  #onCollected(record: PooledSocket): void {
+    if (record.state !== "borrowed") return;
+    const stack = record.lease?.stack;
+    const heldMs = Date.now() - (record.lease?.since ?? 0);
+    this.#destroy(record, undefined, "leak", undefined, false);
+    this.#host.emit("leak", { endpoint: this.key, stack, heldMs, collected: true });
+    this.#settle();
+  }
+
+  #cancel(w: Waiter, err: Error): void {
+    if (!w.reject(err)) return;
+    this.#pending--;
+    if (err instanceof AcquireTimeoutError) {
+      this.#counters.timeouts++;
+      this.#host.total.timeouts++;
+    }
+    // A dial nobody needs any more is abandoned: its half-made socket is destroyed.
+    const want = Math.max(this.#pending, this.#s.minIdle - this.#idle.length - this.#borrowed.size);
+    const surplus = this.#dials[this.#dials.length - 1];
+    if (this.#dials.length > want && surplus !== undefined) this.#abortDial(surplus, err);
+    this.#settle();
+  }
+
+  /** Retires idle sockets past idleTimeout (down to minIdle) or lifetime, then re-arms. */
+  #reap(): void {
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < this.#idle.length; ) {
+      const record = this.#idle[i] as PooledSocket;
+      const idleEnd = record.idleSince + this.#s.idleTimeout;
+      const canIdle = this.#idle.length > this.#s.minIdle;
+      let reason: DestroyReason | undefined;
+      if (now >= record.expiresAt) reason = "lifetime";
+      else if (canIdle && now >= idleEnd) reason = "idle-timeout";
+      if (reason === undefined) {
+        // A socket kept for minIdle re-arms for its lifetime only, never a past idle deadline.
+        next = Math.min(next, record.expiresAt, idleEnd > now ? idleEnd : Number.POSITIVE_INFINITY);
+        i++;
+        continue;
+      }
+      this.#idle.splice(i, 1);
+      this.#destroy(record, record.conn, reason, undefined, true);
+    }
+    this.#reaper.arm(next);
+    this.#settle();
+  }
+
+  /** After an event: start dials, resolve close() once drained, leave the map once empty. */
+  #settle(): void {
+    this.#pump();
+    this.#check();
+    if (this.#borrowed.size === 0 && this.#dials.length === 0 && this.#drained.length > 0) {
+      for (const resolve of this.#drained.splice(0)) resolve();
+    }
+    if (this.open === 0 && this.#pending === 0 && this.#s.minIdle === 0 && Date.now() >= this.#unavailableUntil) {
+      this.#reaper.disarm();
+      this.#host.forget(this);
+    }
+  }
+
+  #shiftWaiting(): Waiter | undefined {
+    for (let w = this.#waiters.shift(); w !== undefined; w = this.#waiters.shift()) {
+      if (!w.waiting) continue;
+      this.#pending--;
+      return w;
+    }
+    return undefined;
+  }
+
+  #rejectWaiters(err: Error): void {
+    for (let w = this.#shiftWaiting(); w !== undefined; w = this.#shiftWaiting()) w.reject(err);
+  }
+
+  #unavailable(now: number): EndpointUnavailableError {
+    return new EndpointUnavailableError(this.key, this.#unavailableUntil - now, this.#lastError);
+  }
+
+  #errorSince(since: number): unknown {
+    return this.#lastErrorAt >= since ? this.#lastError : undefined;
+  }
+
+  #detail(): string {
+    return `${this.#borrowed.size}/${this.#s.maxPerEndpoint} borrowed, ${this.#dials.length} dialing, ${this.#pending} waiting`;
+  }
+
+  #validated(conn: Connection, record: PooledSocket, options: WaitOptions | undefined, stack: string | undefined) {
+    const validate = this.#s.validate as NonNullable<PoolSettings["validate"]>;
+    return (async () => {
+      let ok = false;
+      let err: unknown;
+      try {
+        ok = (await validate(conn)) === true;
+      } catch (e) {
+        err = e;
+      }
+      const lease = record.lease;
+      if (ok && !conn.dirty && conn.bufferedLength === 0 && lease !== undefined) return conn;
+      if (lease !== undefined && !lease.spent) this.destroyLent(lease, conn, "validation", err);
+      return this.acquire(options, stack);
+    })();
+  }
+
+  #check(): void {
+    if (!checkingInvariants) return;
+    const open = this.open;
+    invariant(open <= this.#s.maxPerEndpoint, `${this.key}: open ${open} > max ${this.#s.maxPerEndpoint}`);
+    invariant(this.#pending === 0 || this.#idle.length === 0, `${this.key}: waiters while sockets are idle`);
+    let live = 0;
+    for (const w of this.#waiters) if (w.waiting) live++;
+    invariant(live === this.#pending, `${this.key}: pending ${this.#pending} but ${live} waiters wait`);
+    for (const r of this.#idle) {
+      invariant(r.state === "idle" && r.conn !== undefined && !this.#borrowed.has(r), `${this.key}: bad idle socket`);
+    }
+    for (const r of this.#borrowed) {
+      invariant(r.state === "borrowed" && r.lease !== undefined && !r.lease.spent, `${this.key}: bad borrowed socket`);
+    }
+    invariant(new Set(this.#idle).size === this.#idle.length, `${this.key}: a socket is idle twice`);
+  }
+}

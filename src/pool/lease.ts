@@ -1,0 +1,113 @@
+import type { Connection, ConnectionOwner } from "../connection/connection.js";
+import type { DestroyReason } from "./stats.js";
+
+/** `idle ⇄ borrowed → gone`; `gone` is final (destroyed, retired or collected). */
+export type SocketState = "idle" | "borrowed" | "gone";
+
+/**
+ * The pool's record of one socket it owns.
+ *
+ * State:
+ * - `state`: see {@link SocketState}.
+ * - `conn`: the connection, held strongly only while idle; while borrowed only `ref` points
+ *   at it, so a connection its borrower dropped (and whose socket closed) can be collected
+ *   and its slot recovered.
+ * - `expiresAt`: ms since epoch after which the socket is retired (maxLifetime minus jitter).
+ * - `uses`: borrows so far. `idleSince`: ms since epoch it last became idle.
+ * - `unwatch`: stops the idle watch; set exactly while idle.
+ * - `lease`: the current borrow; set exactly while borrowed.
+ */
+export class PooledSocket {
+  state: SocketState = "borrowed";
+  conn: Connection | undefined;
+  readonly ref: WeakRef<Connection>;
+  readonly expiresAt: number;
+  uses = 0;
+  idleSince = 0;
+  unwatch: (() => void) | undefined;
+  lease: Lease | undefined;
+  /** Runs when bytes, EOF, an error or a close arrive while idle. Set by the owning pool. */
+  onIdleEvent: () => void = noop;
+  /** Runs when the connection was garbage-collected. Set by the owning pool. */
+  onCollected: () => void = noop;
+
+  constructor(conn: Connection, expiresAt: number) {
+    this.ref = new WeakRef(conn);
+    this.expiresAt = expiresAt;
+  }
+}
+
+/** What a lease hands a connection back to. */
+export interface LeaseOwner {
+  releaseLease(lease: Lease, conn: Connection): Promise<void>;
+}
+
+const RESOLVED = Promise.resolve();
+function noop(): void {}
+
+/**
+ * One borrow of a socket: what `conn[Symbol.asyncDispose]` releases through. A lease is
+ * spent once released or destroyed, after which disposing again does nothing, so a late
+ * `await using` exit can never return a socket that has since been lent to someone else.
+ *
+ * State: `spent` (the borrow is over); `since`: ms since epoch of the acquire; `stack`: the
+ * acquire's stack when leak detection is on; `leakTimer`: the pending leak warning.
+ */
+export class Lease implements ConnectionOwner {
+  spent = false;
+  readonly since: number;
+  readonly record: PooledSocket;
+  readonly owner: LeaseOwner;
+  stack: string | undefined;
+  leakTimer: NodeJS.Timeout | undefined;
+
+  constructor(record: PooledSocket, owner: LeaseOwner, now: number) {
+    this.record = record;
+    this.owner = owner;
+    this.since = now;
+  }
+
+  /** Dispose hook: releases once; later calls resolve at once. */
+  release(conn: Connection): Promise<void> {
+    return this.spent ? RESOLVED : this.owner.releaseLease(this, conn);
+  }
+
+  /** Ends the borrow: stops the leak timer. Idempotent. */
+  end(): void {
+    this.spent = true;
+    if (this.leakTimer !== undefined) clearTimeout(this.leakTimer);
+  }
+}
+
+/**
+ * Why an idle socket must not be handed out, or undefined when it is fit: closed, errored,
+ * half-closed by the peer, holding stray bytes, or past its lifetime.
+ */
+export function idleProblem(conn: Connection, record: PooledSocket, now: number): DestroyReason | undefined {
+  if (conn.error !== undefined) return "error";
+  if (conn.readableEnded || !conn.writable) return "peer-closed";
+  if (conn.bufferedLength > 0) return "stray-bytes";
+  if (now >= record.expiresAt) return "lifetime";
+  return undefined;
+}
+
+/**
+ * Why a released socket must be destroyed rather than pooled, or undefined when it may be
+ * reused: an error, a close or FIN, an operation failed or cut short (dirty), one still
+ * pending (busy), unread bytes, past its lifetime or its maximum uses.
+ */
+export function releaseProblem(
+  conn: Connection,
+  record: PooledSocket,
+  now: number,
+  maxUses: number,
+): DestroyReason | undefined {
+  if (conn.error !== undefined) return "error";
+  if (conn.readableEnded || !conn.writable) return "peer-closed";
+  if (conn.dirty) return "dirty";
+  if (conn.busy) return "busy";
+  if (conn.bufferedLength > 0) return "unread";
+  if (now >= record.expiresAt) return "lifetime";
+  if (record.uses >= maxUses) return "max-uses";
+  return undefined;
+}

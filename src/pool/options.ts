@@ -1,0 +1,156 @@
+import type { ConnectOptions } from "../connection/connect.js";
+import { connectOptionsSchema } from "../connection/connect.js";
+import type { Connection } from "../connection/connection.js";
+import type { Endpoint } from "../endpoint.js";
+import { InvalidArgumentError } from "../errors.js";
+import { type Schema, validateOptions } from "../internal/validate.js";
+
+/** Opens one socket for the pool; the default is sockpool's `connect()`. */
+export type Dialer = (endpoint: Endpoint, options: ConnectOptions) => Promise<Connection>;
+
+/** Settings of a {@link SocketPool}; every duration is in milliseconds. */
+export interface SocketPoolOptions {
+  /** Sockets per endpoint, dials in progress included. Default 10. */
+  maxSocketsPerEndpoint?: number | undefined;
+  /** Sockets across all endpoints. Default Infinity. */
+  maxSockets?: number | undefined;
+  /** Idle sockets kept per endpoint; extra released sockets are closed. Default: maxSocketsPerEndpoint. */
+  maxIdlePerEndpoint?: number | undefined;
+  /** Warm sockets kept open per endpoint once it has been used. Default 0. */
+  minIdlePerEndpoint?: number | undefined;
+  /** Queued acquires per endpoint; beyond it acquire fails at once with QueueFullError. Default Infinity. */
+  maxWaiting?: number | undefined;
+  /** Default acquire timeout (queueing and dialing). Default 10 000. */
+  acquireTimeout?: number | undefined;
+  /** Timeout of one dial (TLS handshake included). Default 10 000. */
+  connectTimeout?: number | undefined;
+  /** Idle sockets older than this are closed. Default 30 000; Infinity keeps them. */
+  idleTimeout?: number | undefined;
+  /** Sockets older than this are retired when they come back or while idle. Default Infinity. */
+  maxLifetime?: number | undefined;
+  /** Up to this much is taken off each socket's lifetime at random. Default maxLifetime / 10. */
+  lifetimeJitter?: number | undefined;
+  /** Borrows per socket before it is retired. Default Infinity. */
+  maxUses?: number | undefined;
+  /**
+   * Checks an idle socket before it is handed out (a ping); false or a throw destroys it and
+   * another is taken. Skipped for sockets idle less than `validateAfter`.
+   */
+  validate?: ((conn: Connection) => boolean | Promise<boolean>) | undefined;
+  /** Idle time after which `validate` runs on checkout. Default 1000. */
+  validateAfter?: number | undefined;
+  /** A socket borrowed longer than this emits 'leak' with the acquire's stack. Default: off. */
+  leakWarningAfter?: number | undefined;
+  /** Extra dial attempts after a connect failure, with capped exponential backoff. Default 0. */
+  connectRetries?: number | undefined;
+  /** First backoff delay between dial attempts (full jitter). Default 100. */
+  retryDelay?: number | undefined;
+  /** Cap of the backoff delay. Default 2000. */
+  retryMaxDelay?: number | undefined;
+  /**
+   * After a failed dial, new acquires for that endpoint fail fast with
+   * EndpointUnavailableError for this long, doubling per consecutive failure. 0 disables.
+   * Default 100.
+   */
+  failFastWindow?: number | undefined;
+  /** Cap of the fail-fast window. Default 5000. */
+  failFastMaxWindow?: number | undefined;
+  /** Options for each dial: tls, noDelay, keepAlive, readTimeout, writeTimeout, limit… */
+  connect?: Omit<ConnectOptions, "signal" | "timeout"> | undefined;
+  /** Replaces `connect()`: custom transports, tests that hold a dial open. */
+  dial?: Dialer | undefined;
+}
+
+/** Options after defaults: what the endpoint pools read. */
+export interface PoolSettings {
+  readonly maxPerEndpoint: number;
+  readonly maxSockets: number;
+  readonly maxIdle: number;
+  readonly minIdle: number;
+  readonly maxWaiting: number;
+  readonly acquireTimeout: number;
+  readonly connectTimeout: number;
+  readonly idleTimeout: number;
+  readonly maxLifetime: number;
+  readonly lifetimeJitter: number;
+  readonly maxUses: number;
+  readonly validate: ((conn: Connection) => boolean | Promise<boolean>) | undefined;
+  readonly validateAfter: number;
+  readonly leakWarningAfter: number | undefined;
+  readonly connectRetries: number;
+  readonly retryDelay: number;
+  readonly retryMaxDelay: number;
+  readonly failFastWindow: number;
+  readonly failFastMaxWindow: number;
+  readonly connect: ConnectOptions;
+  readonly dial: Dialer | undefined;
+}
+
+const schema: Schema = {
+  maxSocketsPerEndpoint: "count",
+  maxSockets: "count?",
+  maxIdlePerEndpoint: "count0",
+  minIdlePerEndpoint: "count0",
+  maxWaiting: "count?",
+  acquireTimeout: "ms?",
+  connectTimeout: "ms?",
+  idleTimeout: "ms?",
+  maxLifetime: "ms?",
+  lifetimeJitter: "ms",
+  maxUses: "count?",
+  validate: "function",
+  validateAfter: "ms",
+  leakWarningAfter: "ms",
+  connectRetries: "count0",
+  retryDelay: "ms",
+  retryMaxDelay: "ms",
+  failFastWindow: "ms",
+  failFastMaxWindow: "ms",
+  connect: "object",
+  dial: "function",
+  maxSocketsPerHost: { renamed: "maxSocketsPerEndpoint" },
+  maxIdle: { renamed: "maxIdlePerEndpoint" },
+  minIdle: { renamed: "minIdlePerEndpoint" },
+  timeout: { renamed: "acquireTimeout" },
+  maxConnections: { renamed: "maxSocketsPerEndpoint" },
+};
+
+const { timeout: _t, signal: _s, ...dialSchema } = connectOptionsSchema;
+
+/** Checks options once and fills in defaults; throws InvalidArgumentError naming the key and value. */
+export function resolvePoolOptions(options: SocketPoolOptions = {}): PoolSettings {
+  validateOptions("SocketPool options", options, schema);
+  validateOptions("SocketPool options.connect", options.connect, dialSchema);
+  const maxPerEndpoint = options.maxSocketsPerEndpoint ?? 10;
+  const maxIdle = options.maxIdlePerEndpoint ?? maxPerEndpoint;
+  const minIdle = options.minIdlePerEndpoint ?? 0;
+  if (minIdle > Math.min(maxIdle, maxPerEndpoint)) {
+    throw new InvalidArgumentError(
+      `SocketPool options.minIdlePerEndpoint must not exceed maxIdlePerEndpoint and maxSocketsPerEndpoint, got ${minIdle}`,
+    );
+  }
+  const maxLifetime = options.maxLifetime ?? Number.POSITIVE_INFINITY;
+  return {
+    maxPerEndpoint,
+    maxSockets: options.maxSockets ?? Number.POSITIVE_INFINITY,
+    maxIdle,
+    minIdle,
+    maxWaiting: options.maxWaiting ?? Number.POSITIVE_INFINITY,
+    acquireTimeout: options.acquireTimeout ?? 10_000,
+    connectTimeout: options.connectTimeout ?? 10_000,
+    idleTimeout: options.idleTimeout ?? 30_000,
+    maxLifetime,
+    lifetimeJitter: options.lifetimeJitter ?? (Number.isFinite(maxLifetime) ? maxLifetime / 10 : 0),
+    maxUses: options.maxUses ?? Number.POSITIVE_INFINITY,
+    validate: options.validate,
+    validateAfter: options.validateAfter ?? 1000,
+    leakWarningAfter: options.leakWarningAfter,
+    connectRetries: options.connectRetries ?? 0,
+    retryDelay: options.retryDelay ?? 100,
+    retryMaxDelay: options.retryMaxDelay ?? 2000,
+    failFastWindow: options.failFastWindow ?? 100,
+    failFastMaxWindow: options.failFastMaxWindow ?? 5000,
+    connect: { ...options.connect },
+    dial: options.dial,
+  };
+}
