@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import net from "node:net";
 import tls from "node:tls";
 import type { Connection, ConnectionOptions } from "../connection/connection.js";
+import { MAX_UNIX_PATH_BYTES } from "../endpoint.js";
 import { InvalidArgumentError, quote, ServerClosedError, SocketError } from "../errors.js";
 import { deferred } from "../internal/deferred.js";
 import { validateOptions } from "../internal/validate.js";
@@ -137,6 +138,7 @@ export class Server extends EventEmitter implements SessionHost, AsyncDisposable
     if (this.#state === "closing" || this.#state === "closed") throw new ServerClosedError("listen");
     if (this.#listener) throw new InvalidArgumentError("listen() was already called on this server");
     const { host, port = 0, path, backlog, ipv6Only, tls: tlsOptions } = options;
+    checkListenTarget(port, path);
     const onSocket = (socket: net.Socket) => this.#accept(socket);
     const listener = tlsOptions
       ? tls.createServer(tlsServerOptions(tlsOptions, this.#options.handshakeTimeout), onSocket)
@@ -310,6 +312,15 @@ function resolveHandler(handler: ServerHandler): ResolvedHandler {
 }
 
 const PROTOCOL_METHODS = ["connectionMade", "dataReceived", "eofReceived", "connectionLost"];
+
+function checkListenTarget(port: number, path: string | undefined): void {
+  if (port > 65_535) throw new InvalidArgumentError(`listen options.port must be 0–65535, got ${port}`);
+  if (path !== undefined && Buffer.byteLength(path) > MAX_UNIX_PATH_BYTES) {
+    throw new InvalidArgumentError(
+      `listen options.path is longer than ${MAX_UNIX_PATH_BYTES} bytes (${Buffer.byteLength(path)}), got ${quote(path)}`,
+    );
+  }
+}
 
 function normalizeAddress(address: string | undefined): string {
   if (address === undefined) return "unix";
