@@ -84,7 +84,9 @@ export function parseCommandLine(cmd: Command, argv: string[], io: CliIo): Comma
 function describeParseError(err: unknown): string {
   const code = (err as { code?: string }).code;
   const message = err instanceof Error ? err.message : String(err);
-  const flag = /'([^']+)'/.exec(message)?.[1];
+  // Node quotes the flag as '--pool <value>' or '-p, --pool <value>': keep the long name.
+  const quoted = /'([^']+)'/.exec(message)?.[1];
+  const flag = quoted?.match(/--[\w-]+/)?.[0] ?? quoted?.split(" ")[0];
   switch (code) {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
       return `unknown option ${flag ?? message}`;

@@ -60,7 +60,7 @@ export class ProgressBar {
   }
 
   #draw({ fraction, detail }: ProgressSnapshot): void {
-    this.#stream.write(CLEAR_LINE + renderBar(this.#label, fraction, detail, this.#stream.columns ?? 80));
+    this.#stream.write(CLEAR_LINE + renderBar(this.#label, fraction, detail, this.#stream.columns || 80));
     this.#drawn = true;
   }
 }

@@ -58,7 +58,8 @@ describe("renderBar and ProgressBar", () => {
 
   test("on a terminal, draws at once and clears the line on stop", opts, () => {
     const written: string[] = [];
-    const bar = new ProgressBar({ isTTY: true, columns: 80, write: (t: string) => written.push(t) }, "bench");
+    // columns 0: some pseudo-terminals report no width; the bar assumes 80.
+    const bar = new ProgressBar({ isTTY: true, columns: 0, write: (t: string) => written.push(t) }, "bench");
     bar.start(() => ({ fraction: 1, detail: "done" }));
     bar.stop();
     assert.equal(written.length, 2);

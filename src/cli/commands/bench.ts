@@ -1,0 +1,182 @@
+import { type Endpoint, parseEndpoint } from "../../endpoint.js";
+import { BadFrameError, InvalidArgumentError } from "../../errors.js";
+import { SocketPool } from "../../pool/index.js";
+import { type Command, type CommandContext, EXIT, type FlagValues, str } from "../command.js";
+import { formatBytes, formatMs, formatRate, table } from "../format.js";
+import { onInterrupt } from "../interrupt.js";
+import { type LoadPlan, type LoadResult, LoadRun, type RequestFn } from "../load.js";
+import { parseCount, parseDuration, parseRate, parseSize } from "../parse.js";
+import { ProgressBar, type ProgressStream } from "../progress.js";
+
+/** Everything `bench` was asked to do, parsed. */
+export interface BenchSettings extends LoadPlan {
+  endpoint: Endpoint;
+  pool: number;
+  size: number;
+  timeout: number;
+  json: boolean;
+}
+
+/**
+ * `sockpool bench HOST:PORT`: a closed-loop load test through a SocketPool. Each request
+ * writes `--size` bytes (ending in a newline, so line servers answer too), reads the same
+ * number back and checks they match.
+ */
+export const benchCommand: Command = {
+  name: "bench",
+  summary: "load-test an echo server through the pool: throughput, latency percentiles",
+  usage: ["bench HOST:PORT [--requests N | --duration 10s] [--concurrency C] [--pool K] [--size 1KiB] [--json]"],
+  description:
+    "Runs C requests at a time through a pool of at most K sockets. Each request writes SIZE\n" +
+    "bytes (the last one a newline), reads SIZE bytes back and checks they are the same, so\n" +
+    "the server must echo. Latency runs from asking the pool for a socket to the last byte\n" +
+    "back, so it includes waiting for a socket. With neither --requests nor --duration, runs\n" +
+    "10s. A progress bar is drawn on stderr when it is a terminal. Ctrl-C stops early and\n" +
+    "still prints the summary.",
+  options: {
+    requests: { type: "string", short: "n", value: "N", help: "complete N requests, then stop" },
+    duration: { type: "string", short: "d", value: "DURATION", help: "start requests for this long (default 10s)" },
+    concurrency: { type: "string", short: "c", value: "C", help: "requests in flight at once (default 10)" },
+    pool: { type: "string", short: "p", value: "K", help: "most sockets the pool opens (default: C)" },
+    size: { type: "string", short: "s", value: "SIZE", help: "bytes per request and per reply (default 1KiB)" },
+    rate: { type: "string", short: "r", value: "R", help: "start at most R requests per second in all" },
+    timeout: { type: "string", value: "DURATION", help: "per connect, acquire and read (default 10s)" },
+    json: { type: "boolean", help: "print one JSON object instead of the table" },
+  },
+  positionals: { min: 1, max: 1 },
+  examples: [
+    "sockpool bench 127.0.0.1:3000 --requests 20 --concurrency 20 --pool 5",
+    "sockpool bench 127.0.0.1:3000 --duration 30s -c 64 --size 16KiB",
+    "sockpool bench 127.0.0.1:3000 -n 10000 --rate 500 --json | jq .latencyMs",
+  ],
+  run: bench,
+};
+
+/** Parses and cross-checks `bench` flags; throws InvalidArgumentError naming the flag. */
+export function benchSettings(values: FlagValues, target: string): BenchSettings {
+  const requests = str(values, "requests");
+  const duration = str(values, "duration");
+  if (requests !== undefined && duration !== undefined) {
+    throw new InvalidArgumentError("--requests and --duration exclude each other; give one");
+  }
+  const concurrency = parseCount("--concurrency", str(values, "concurrency") ?? "10");
+  const pool = str(values, "pool");
+  const rate = str(values, "rate");
+  return {
+    endpoint: parseEndpoint(target),
+    requests: requests === undefined ? undefined : parseCount("--requests", requests),
+    duration: requests === undefined ? parseDuration("--duration", duration ?? "10s") : undefined,
+    concurrency,
+    pool: pool === undefined ? concurrency : parseCount("--pool", pool),
+    size: parseSize("--size", str(values, "size") ?? "1KiB"),
+    rate: rate === undefined ? undefined : parseRate("--rate", rate),
+    timeout: parseDuration("--timeout", str(values, "timeout") ?? "10s"),
+    json: values.json === true,
+  };
+}
+
+async function bench({ values, positionals, io }: CommandContext): Promise<number> {
+  const s = benchSettings(values, positionals[0]!);
+  const pool = new SocketPool({
+    maxSocketsPerEndpoint: s.pool,
+    connectTimeout: s.timeout,
+    acquireTimeout: s.timeout,
+  });
+  let run: LoadRun | undefined;
+  const removeInterrupt = onInterrupt(() => run?.stop());
+  try {
+    // One checkout first: a server that is not there is one clear error, not N of them.
+    await pool.use(s.endpoint, async () => {});
+    run = new LoadRun(s, echoRequest(pool, s));
+    const result = await withProgress(run, io.stderr, s.requests);
+    const { created, reused } = pool.stats();
+    const report = benchReport(s, result, { opened: created, reused });
+    io.stdout.write(s.json ? `${JSON.stringify(report)}\n` : renderBenchReport(s, report, result));
+    return result.errors === 0 ? EXIT.ok : EXIT.error;
+  } finally {
+    removeInterrupt();
+    await pool.close({ timeout: 2000 });
+  }
+}
+
+async function withProgress(run: LoadRun, stream: ProgressStream, total: number | undefined): Promise<LoadResult> {
+  const bar = new ProgressBar(stream, "bench");
+  bar.start(() => ({
+    fraction: run.fraction,
+    detail:
+      `${run.done}${total === undefined ? "" : `/${total}`} req  ${run.errors} err  ` +
+      `${formatRate(run.elapsed > 0 ? (run.done * 1000) / run.elapsed : 0)} req/s  ${formatMs(run.elapsed)}`,
+  }));
+  try {
+    return await run.run();
+  } finally {
+    bar.stop();
+  }
+}
+
+/** One echo request: write a stamped payload, read as many bytes back, compare. */
+export function echoRequest(pool: SocketPool, s: BenchSettings): RequestFn {
+  const template = Buffer.alloc(s.size);
+  for (let i = 0; i < s.size; i++) template[i] = 97 + (i % 26);
+  template[s.size - 1] = 10;
+  const stampWidth = Math.min(s.size - 1, 12);
+  const { timeout } = s;
+  return (seq) =>
+    pool.use(s.endpoint, async (conn) => {
+      const payload = Buffer.from(template);
+      if (stampWidth > 0) payload.write(String(seq).padStart(stampWidth, "0").slice(-stampWidth), "latin1");
+      await conn.write(payload, { timeout });
+      const reply = await conn.readExactly(s.size, { timeout });
+      if (!reply.equals(payload)) {
+        throw new BadFrameError(`echo of bench request ${seq} differs from the ${s.size} bytes sent`);
+      }
+      return s.size;
+    });
+}
+
+/** The `--json` object; its first six fields are fixed (other tools read them). */
+export function benchReport(s: BenchSettings, r: LoadResult, sockets: { opened: number; reused: number }) {
+  const { count: _count, ...latencyMs } = r.latency.summary();
+  const seconds = r.durationMs / 1000;
+  return {
+    requests: r.requests,
+    errors: r.errors,
+    durationMs: Math.round(r.durationMs * 1000) / 1000,
+    rps: seconds > 0 ? Math.round((r.requests / seconds) * 100) / 100 : 0,
+    latencyMs,
+    sockets,
+    bytesPerSec: seconds > 0 ? Math.round(r.bytes / seconds) : 0,
+    errorCodes: r.errorCodes,
+    firstError: r.firstError
+      ? `${(r.firstError as { code?: string }).code ?? r.firstError.name}: ${r.firstError.message}`
+      : null,
+    settings: {
+      endpoint: s.endpoint.key,
+      concurrency: s.concurrency,
+      pool: s.pool,
+      size: s.size,
+      requests: s.requests ?? null,
+      durationMs: s.duration ?? null,
+      rate: s.rate ?? null,
+    },
+  };
+}
+
+type BenchReport = ReturnType<typeof benchReport>;
+
+function renderBenchReport(s: BenchSettings, report: BenchReport, r: LoadResult): string {
+  const l = report.latencyMs;
+  const errors = Object.entries(report.errorCodes).map(([code, n]) => `${code} × ${n}`);
+  const rows: [string, string][] = [
+    ["requests", `${report.requests} (${report.errors} errors${errors.length ? `: ${errors.join(", ")}` : ""})`],
+    ["duration", formatMs(r.durationMs)],
+    ["throughput", `${formatRate(report.rps)} req/s, ${formatRate(report.bytesPerSec / 1e6)} MB/s`],
+    ["latency", `p50 ${formatMs(l.p50)}   p90 ${formatMs(l.p90)}   p99 ${formatMs(l.p99)}   max ${formatMs(l.max)}`],
+    ["sockets", `${report.sockets.opened} opened, ${report.sockets.reused} reused (pool of ${s.pool})`],
+  ];
+  if (report.firstError) rows.push(["first error", report.firstError]);
+  const plan = s.requests === undefined ? `for ${formatMs(s.duration ?? 0)}` : `${s.requests} requests`;
+  const rate = s.rate === undefined ? "" : `, at most ${s.rate}/s`;
+  const head = `bench ${s.endpoint.key}: ${plan}, concurrency ${s.concurrency}, ${formatBytes(s.size)} each${rate}`;
+  return `${head}\n\n${table(rows)}\n`;
+}

@@ -1,0 +1,190 @@
+import type { AddressInfo } from "node:net";
+import { InvalidArgumentError, quote } from "../../errors.js";
+import { createRpcEchoServer } from "../../rpc/index.js";
+import {
+  createAckServer,
+  createChatServer,
+  createEchoServer,
+  createPrintServer,
+  runCluster,
+  type Server,
+  type ServerOptions,
+} from "../../server/index.js";
+import { type CliIo, type Command, type CommandContext, EXIT, type FlagValues, str } from "../command.js";
+import { formatMs } from "../format.js";
+import { onInterrupt } from "../interrupt.js";
+import { parseCount, parseDuration, parsePort } from "../parse.js";
+
+const KINDS = ["echo", "chat", "ack", "print", "rpc-echo"] as const;
+type Kind = (typeof KINDS)[number];
+
+/** Flags that only some servers take. */
+const ONLY: Record<string, Kind[]> = { delay: ["echo", "rpc-echo"], once: ["echo"], message: ["ack"] };
+
+/** Everything `serve` was asked to do, parsed. */
+export interface ServeSettings {
+  kind: Kind;
+  host: string;
+  port: number;
+  delay: number;
+  once: boolean;
+  message: string | undefined;
+  maxConnections: number | undefined;
+  workers: number;
+  closeTimeout: number;
+}
+
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "run a built-in server: echo, chat, ack, print or rpc-echo",
+  usage: [
+    "serve echo  [--host H] [--port P] [--delay 1s] [--once]",
+    "serve chat  [--host H] [--port P]",
+    "serve ack   [--host H] [--port P] [--message TEXT]",
+    "serve print [--host H] [--port P]",
+    "serve rpc-echo [--host H] [--port P] [--delay 1s]",
+  ],
+  description:
+    "echo   sends back every chunk it gets (after --delay; with --once, answers one message\n" +
+    "       and closes, a one-shot server a pool must not reuse)\n" +
+    "chat   sends every line to every other client\n" +
+    "ack    answers each line with --message and a newline\n" +
+    "print  prints each line on stdout, prefixed by the client's address\n" +
+    "rpc-echo  answers each request of the multiplexed RPC protocol with its payload\n" +
+    "       (after --delay, many in flight per socket); bench it with bench --rpc\n\n" +
+    'Prints "<kind> server listening on HOST:PORT" once bound. Ctrl-C or SIGTERM closes\n' +
+    "gracefully: stops accepting, lets clients finish for up to --close-timeout, exits 0;\n" +
+    "a second Ctrl-C forces (exit 130). Binds 127.0.0.1 unless --host says otherwise.",
+  options: {
+    host: { type: "string", value: "HOST", help: 'address to bind (default 127.0.0.1; "::" for all)' },
+    port: { type: "string", value: "PORT", help: "port to bind, 0 for any free one (default 3000)" },
+    delay: { type: "string", value: "DURATION", help: "echo, rpc-echo: answer each message after this long" },
+    once: { type: "boolean", help: "echo: answer one message per connection, then close it" },
+    message: { type: "string", value: "TEXT", help: 'ack: the answer (default "Message received")' },
+    "max-connections": { type: "string", value: "N", help: "clients beyond N are closed at once" },
+    workers: { type: "string", value: "N", help: "serve from N processes (node:cluster) sharing the port" },
+    "close-timeout": { type: "string", value: "DURATION", help: "graceful close deadline (default 5s)" },
+  },
+  positionals: { min: 1, max: 1 },
+  examples: [
+    "sockpool serve echo --port 3000 --delay 1s",
+    "sockpool serve echo --port 0 --once",
+    "sockpool serve chat --host :: --port 4000 --max-connections 1000",
+    'sockpool serve ack --message "OK"',
+    "sockpool serve print --workers 4",
+  ],
+  run: (ctx) => serve(ctx),
+};
+
+/** Parses and cross-checks `serve` flags; throws InvalidArgumentError naming the flag. */
+export function serveSettings(values: FlagValues, kindText: string): ServeSettings {
+  if (!(KINDS as readonly string[]).includes(kindText)) {
+    throw new InvalidArgumentError(`serve: unknown server ${quote(kindText)}; choose one of ${KINDS.join(", ")}`);
+  }
+  const kind = kindText as Kind;
+  for (const [flag, only] of Object.entries(ONLY)) {
+    if (values[flag] !== undefined && !only.includes(kind)) {
+      const which = only.map((k) => `"serve ${k}"`).join(" and ");
+      throw new InvalidArgumentError(`--${flag} applies to ${which} only, not "serve ${kind}"`);
+    }
+  }
+  const max = str(values, "max-connections");
+  const workers = str(values, "workers");
+  return {
+    kind,
+    host: str(values, "host") ?? "127.0.0.1",
+    port: parsePort("--port", str(values, "port") ?? "3000"),
+    delay: parseDuration("--delay", str(values, "delay") ?? "0"),
+    once: values.once === true,
+    message: str(values, "message"),
+    maxConnections: max === undefined ? undefined : parseCount("--max-connections", max),
+    workers: workers === undefined ? 1 : parseCount("--workers", workers, 1, 256),
+    closeTimeout: parseDuration("--close-timeout", str(values, "close-timeout") ?? "5s"),
+  };
+}
+
+/** Builds the server `settings` describe; `io` receives the print server's lines. */
+export function buildServer(s: ServeSettings, io: CliIo): Server {
+  const options: ServerOptions = s.maxConnections === undefined ? {} : { maxConnections: s.maxConnections };
+  switch (s.kind) {
+    case "echo":
+      return createEchoServer({ ...options, delay: s.delay, once: s.once });
+    case "chat":
+      return createChatServer(options);
+    case "ack":
+      return createAckServer({ ...options, message: s.message });
+    case "print":
+      return createPrintServer({ ...options, log: (line) => io.stdout.write(`${line}\n`) });
+    case "rpc-echo":
+      return createRpcEchoServer({ ...options, delay: s.delay });
+  }
+}
+
+async function serve({ values, positionals, io }: CommandContext): Promise<number> {
+  const s = serveSettings(values, positionals[0]!);
+  if (s.workers > 1) return serveCluster(s, io);
+  const server = await startServer(s, io);
+  const stopped = interrupted(() => server.destroy());
+  try {
+    io.stdout.write(`${s.kind} server listening on ${formatAddress(server.address())} (Ctrl-C to stop)\n`);
+    const signal = await stopped.signal;
+    const clients = server.stats().current;
+    io.stderr.write(`${signal}: closing, up to ${formatMs(s.closeTimeout)} for ${clients} clients (again to force)\n`);
+    await server.close({ timeout: s.closeTimeout });
+    io.stderr.write(`closed after serving ${server.stats().total} clients\n`);
+    return EXIT.ok;
+  } finally {
+    stopped.remove();
+  }
+}
+
+/** Builds the server, reports its errors on stderr, and listens. */
+async function startServer(s: ServeSettings, io: CliIo): Promise<Server> {
+  const server = buildServer(s, io);
+  server.on("error", (err: Error & { code?: string }) => io.stderr.write(`${err.code ?? err.name}: ${err.message}\n`));
+  await server.listen({ host: s.host, port: s.port });
+  return server;
+}
+
+/**
+ * `--workers N`: the primary forks N processes that re-run this command line and share the
+ * port; it prints where they listen and, on Ctrl-C, asks each to close gracefully. A worker
+ * handles its own signals (see runCluster) and returns once its server has closed.
+ */
+async function serveCluster(s: ServeSettings, io: CliIo): Promise<number> {
+  const handle = await runCluster({
+    workers: s.workers,
+    closeTimeout: s.closeTimeout,
+    start: () => startServer(s, io),
+  });
+  if (!handle.isPrimary) {
+    await handle.closed;
+    return EXIT.ok;
+  }
+  const stopped = interrupted(() => handle.destroy());
+  try {
+    const where = formatAddress(handle.address);
+    io.stdout.write(`${s.kind} server listening on ${where} with ${s.workers} workers (Ctrl-C to stop)\n`);
+    await Promise.race([stopped.signal, handle.closed]);
+    io.stderr.write(`closing ${s.workers} workers, up to ${formatMs(s.closeTimeout)} each (again to force)\n`);
+    await handle.close();
+    io.stderr.write("closed\n");
+    return EXIT.ok;
+  } finally {
+    stopped.remove();
+  }
+}
+
+/** The first SIGINT/SIGTERM resolves `signal`; a second one calls `force`, then exits 130. */
+function interrupted(force: () => void): { signal: Promise<NodeJS.Signals>; remove: () => void } {
+  let stop: (signal: NodeJS.Signals) => void = () => {};
+  const signal = new Promise<NodeJS.Signals>((resolve) => (stop = resolve));
+  return { signal, remove: onInterrupt(stop, force) };
+}
+
+/** `127.0.0.1:3000`, `[::1]:3000`, or a Unix path. */
+export function formatAddress(address: AddressInfo | string | null): string {
+  if (address === null) return "(not listening)";
+  if (typeof address === "string") return `unix:${address}`;
+  return address.family === "IPv6" ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+}

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { assertNoOpenSockets, closedPort, echoServer, rawServer, TEST_TIMEOUT } from "../helpers/net.js";
+import { runCli } from "./cli.js";
+
+const opts = { timeout: TEST_TIMEOUT };
+
+after(assertNoOpenSockets);
+
+describe("sockpool send", () => {
+  test("sends the message with a newline and prints the reply", opts, async (t) => {
+    const server = await echoServer(t);
+    const result = await runCli(t, ["send", server.endpoint, "hello world"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "hello world\n");
+    assert.equal(result.stderr, "");
+  });
+
+  test("--raw sends the bytes as given; --line waits for a whole line across chunks", opts, async (t) => {
+    const received: string[] = [];
+    const server = await rawServer(t, (socket) => {
+      socket.on("data", (d) => {
+        received.push(d.toString());
+        socket.write("par");
+        setImmediate(() => socket.write("tial\nrest\n"));
+      });
+    });
+    const result = await runCli(t, ["send", server.endpoint, "PING", "--raw", "--line"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "partial\n");
+    assert.deepEqual(received, ["PING"]);
+  });
+
+  test("a server that is not there: exit 1 and a connect error naming the endpoint", opts, async (t) => {
+    const port = await closedPort();
+    const result = await runCli(t, ["send", `127.0.0.1:${port}`, "hello"]);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      new RegExp(`^ERR_SOCKPOOL_CONNECT: connect to 127\\.0\\.0\\.1:${port} failed: .*ECONNREFUSED`),
+    );
+    assert.equal(result.stdout, "");
+  });
+
+  test("a silent server: exit 1 with a read timeout after --timeout", opts, async (t) => {
+    const server = await rawServer(t, () => {});
+    const result = await runCli(t, ["send", server.endpoint, "hello", "--timeout", "200ms"]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^ERR_SOCKPOOL_READ_TIMEOUT: .*200 ms/);
+  });
+
+  test("a server that closes without answering: exit 1, connection closed", opts, async (t) => {
+    const server = await rawServer(t, (socket) => socket.on("data", () => socket.end()));
+    const result = await runCli(t, ["send", server.endpoint, "hello"]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^ERR_SOCKPOOL_CONNECTION_CLOSED: .*127\.0\.0\.1/);
+  });
+
+  test("bad arguments: exit 1 with the offending value", opts, async (t) => {
+    const noPort = await runCli(t, ["send", "localhost", "hi"]);
+    assert.equal(noPort.code, 1);
+    assert.match(noPort.stderr, /^ERR_SOCKPOOL_INVALID_ENDPOINT: invalid endpoint "localhost"/);
+    const missing = await runCli(t, ["send", "127.0.0.1:1"]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^ERR_SOCKPOOL_INVALID_ARGUMENT: sockpool send takes 2 arguments, got 1/);
+    const timeout = await runCli(t, ["send", "127.0.0.1:1", "hi", "--timeout", "soon"]);
+    assert.equal(timeout.code, 1);
+    assert.match(timeout.stderr, /^ERR_SOCKPOOL_INVALID_ARGUMENT: --timeout: expected a duration .*got "soon"/);
+  });
+});

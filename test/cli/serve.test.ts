@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import net from "node:net";
+import { after, describe, test } from "node:test";
+import { connect } from "../../src/connection/connect.js";
+import type { Connection } from "../../src/connection/connection.js";
+import { assertNoOpenSockets, TEST_TIMEOUT } from "../helpers/net.js";
+import { interrupt, runCli, serveCli } from "./cli.js";
+
+const opts = { timeout: TEST_TIMEOUT };
+
+after(assertNoOpenSockets);
+
+async function client(t: { after(fn: () => unknown): void }, port: number): Promise<Connection> {
+  const conn = await connect(`127.0.0.1:${port}`, { timeout: 5000, readTimeout: 10_000 });
+  t.after(() => conn.destroy());
+  return conn;
+}
+
+describe("sockpool serve", () => {
+  test("echo answers a client, then Ctrl-C closes it gracefully with exit 0", opts, async (t) => {
+    const { cli, port } = await serveCli(t, ["echo"]);
+    const conn = await client(t, port);
+    await conn.write("hello\n");
+    assert.equal(await conn.readLine(), "hello");
+    await conn.close();
+    const result = await interrupt(cli, "SIGINT");
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /SIGINT: closing/);
+    assert.match(result.stderr, /closed after serving 1 clients/);
+  });
+
+  test("a reply in flight at SIGTERM still arrives, then the client sees EOF", opts, async (t) => {
+    const { cli, port } = await serveCli(t, ["echo", "--delay", "300ms"]);
+    const conn = await client(t, port);
+    // A first round trip proves the server accepted us (a connection still in the kernel's
+    // accept queue at close would be refused, not served).
+    await conn.write("early\n");
+    assert.equal(await conn.readLine(), "early");
+    // The next bytes are in the server's receive queue before the signal is sent, and epoll
+    // reports them first: the server sees the request, then the shutdown.
+    await conn.write("late\n");
+    const closing = cli.waitFor(/closing/, "stderr");
+    cli.child.kill("SIGTERM");
+    await closing;
+    assert.equal(await conn.readLine(), "late");
+    assert.equal(await conn.readLine(), null);
+    const result = await cli.exited;
+    assert.equal(result.code, 0, result.stderr);
+  });
+
+  test("echo --once answers one message, then closes the connection", opts, async (t) => {
+    const { cli, port } = await serveCli(t, ["echo", "--once"]);
+    const conn = await client(t, port);
+    await conn.write("one\n");
+    assert.equal(await conn.readLine(), "one");
+    assert.equal(await conn.readLine(), null);
+    assert.equal((await interrupt(cli)).code, 0);
+  });
+
+  test("chat sends each line to every other client, not back to its sender", opts, async (t) => {
+    const { cli, port } = await serveCli(t, ["chat"]);
+    const alice = await client(t, port);
+    const bob = await client(t, port);
+    // Both are members once each has been heard: a line from bob reaches alice.
+    await bob.write("bob here\n");
+    assert.equal(await alice.readLine(), "bob here");
+    await alice.write("hi bob\n");
+    assert.equal(await bob.readLine(), "hi bob");
+    assert.equal(alice.bufferedLength, 0);
+    assert.equal((await interrupt(cli)).code, 0);
+  });
+
+  test("ack answers every line with --message", opts, async (t) => {
+    const { cli, port } = await serveCli(t, ["ack", "--message", "OK"]);
+    const conn = await client(t, port);
+    await conn.write("a\nb\n");
+    assert.equal(await conn.readLine(), "OK");
+    assert.equal(await conn.readLine(), "OK");
+    assert.equal((await interrupt(cli)).code, 0);
+  });
+
+  test("print logs each line on stdout with the client's address", opts, async (t) => {
+    const { cli, port } = await serveCli(t, ["print"]);
+    const conn = await client(t, port);
+    await conn.write("hello printer\n");
+    const [line] = await cli.waitFor(/^127\.0\.0\.1:\d+: hello printer$/m);
+    assert.ok(line.endsWith(`:${conn.localPort}: hello printer`), line);
+    await conn.close();
+    assert.equal((await interrupt(cli)).code, 0);
+  });
+
+  test("--max-connections closes clients beyond the limit at once", opts, async (t) => {
+    const { cli, port } = await serveCli(t, ["echo", "--max-connections", "1"]);
+    const first = await client(t, port);
+    await first.write("x\n");
+    assert.equal(await first.readLine(), "x");
+    const second = await client(t, port);
+    await second.write("y\n").catch(() => {});
+    assert.equal(await second.readLine().catch(() => null), null);
+    assert.equal((await interrupt(cli)).code, 0);
+  });
+
+  test("--workers 2 serves from two processes on one port and closes both on Ctrl-C", opts, async (t) => {
+    const { cli, port } = await serveCli(t, ["echo", "--workers", "2"]);
+    assert.match(cli.stdout(), /with 2 workers/);
+    for (let i = 0; i < 4; i++) {
+      const conn = await client(t, port);
+      await conn.write(`w${i}\n`);
+      assert.equal(await conn.readLine(), `w${i}`);
+      await conn.close();
+    }
+    const result = await interrupt(cli);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /closed/);
+  });
+
+  test("a port in use is a clear error with exit 1", opts, async (t) => {
+    const blocker = net.createServer().listen(0, "127.0.0.1");
+    await once(blocker, "listening");
+    t.after(() => blocker.close());
+    const port = (blocker.address() as net.AddressInfo).port;
+    const result = await runCli(t, ["serve", "echo", "--port", String(port)]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^ERR_SOCKPOOL_SOCKET: .*EADDRINUSE/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
+  });
+});
