@@ -161,10 +161,11 @@ export class ChannelPool implements AsyncDisposable {
     entry.opening.push(o);
     o.promise = o.promise.then(
       (channel) => {
-        this.#forget(entry, o);
         this.#opened++;
         if (this.#state === "closed") void channel.close();
         else if (channel.state === "open") this.#adopt(entry, channel);
+        this.#forget(entry, o); // after adopting: an entry with nothing in it leaves the map
+        this.#check(entry);
         return channel;
       },
       (err: unknown) => {
@@ -185,7 +186,6 @@ export class ChannelPool implements AsyncDisposable {
       if (i >= 0) entry.ready.splice(i, 1);
       this.#dropIfEmpty(entry);
     });
-    this.#check(entry);
   }
 
   #forget(entry: Entry, o: Opening): void {
