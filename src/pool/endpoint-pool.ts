@@ -47,13 +47,14 @@ const collected = new FinalizationRegistry<PooledSocket>((record) => record.onCo
  *   ages out at the bottom, where `idleSince` is oldest).
  * - `#borrowed`: sockets lent out. `#dials`: dials in progress, oldest first (one
  *   AbortController each). `#waiters`: queued acquires, FIFO; settled ones are skipped
- *   lazily; `#pending` counts the ones still waiting.
+ *   lazily. `#fresh`: queued retries that want a new socket (served by dials only).
+ *   `#pending` counts waiters of both queues still waiting, `#freshPending` those in `#fresh`.
  * - `#failures`: consecutive failed dials; `#unavailableUntil` (ms since epoch): fail fast
  *   until then; `#lastError`/`#lastErrorAt`: the last dial error and when.
  * - `#closing`: final; nothing is lent or pooled after it.
  * Invariants at every synchronous boundary: open = idle + borrowed + dialing ≤ maxPerEndpoint;
- * a socket is in exactly one of idle or borrowed; if anyone waits, nothing is idle;
- * `#pending` = waiters whose state is "waiting".
+ * a socket is in exactly one of idle or borrowed; if a (non-fresh) acquire waits, nothing is
+ * idle; the counts match the waiters whose state is "waiting".
  */
 export class EndpointPool implements LeaseOwner {
   readonly endpoint: Endpoint;
@@ -65,7 +66,9 @@ export class EndpointPool implements LeaseOwner {
   readonly #borrowed = new Set<PooledSocket>();
   readonly #dials: AbortController[] = [];
   readonly #waiters = new Fifo<Waiter>();
+  readonly #fresh = new Fifo<Waiter>();
   #pending = 0;
+  #freshPending = 0;
   #failures = 0;
   #unavailableUntil = 0;
   #lastError: unknown;
@@ -92,10 +95,10 @@ export class EndpointPool implements LeaseOwner {
    * Lends a socket: the most recently used healthy idle one, else one dialed for this
    * acquire once a slot is free, waiting FIFO. See SocketPool.acquire for the rejections.
    */
-  acquire(options: WaitOptions | undefined, stack: string | undefined): Promise<Connection> {
+  acquire(options: WaitOptions | undefined, stack: string | undefined, fresh = false): Promise<Connection> {
     if (this.#closing) return Promise.reject(new PoolClosedError(`acquire from ${this.key}`));
     const now = Date.now();
-    const record = this.#takeIdle(now);
+    const record = fresh ? undefined : this.#takeIdle(now);
     if (record !== undefined) {
       const validate = this.#s.validate !== undefined && now - record.idleSince >= this.#s.validateAfter;
       const conn = this.#lend(record, now, 0, stack);
@@ -109,8 +112,13 @@ export class EndpointPool implements LeaseOwner {
       return Promise.reject(this.#unavailable(now));
     }
     if (this.#pending >= this.#s.maxWaiting) return Promise.reject(new QueueFullError(this.key, this.#s.maxWaiting));
-    const w = new Waiter(stack);
-    this.#waiters.push(w);
+    const w = new Waiter(stack, fresh);
+    if (fresh) {
+      // A retry after a stale socket wants a new one: make room by closing the oldest idle.
+      if (this.open >= this.#s.maxPerEndpoint) this.#evictOldest("replaced");
+      this.#fresh.push(w);
+      this.#freshPending++;
+    } else this.#waiters.push(w);
     this.#pending++;
     w.disarm = armCancel(
       `acquire from ${this.key}`,
@@ -162,10 +170,15 @@ export class EndpointPool implements LeaseOwner {
 
   /** Closes the oldest idle socket to make room elsewhere; false if nothing is idle. */
   evictIdle(): boolean {
+    if (!this.#evictOldest("max-sockets")) return false;
+    queueMicrotask(() => this.#settle());
+    return true;
+  }
+
+  #evictOldest(reason: DestroyReason): boolean {
     const record = this.#idle.shift();
     if (record === undefined) return false;
-    this.#destroy(record, record.conn, "max-sockets", undefined, true);
-    queueMicrotask(() => this.#settle());
+    this.#destroy(record, record.conn, reason, undefined, true);
     return true;
   }
 
@@ -182,9 +195,7 @@ export class EndpointPool implements LeaseOwner {
   close(): Promise<void> {
     this.#closing = true;
     this.#reaper.stop();
-    for (let w = this.#waiters.shift(); w !== undefined; w = this.#waiters.shift()) {
-      if (w.reject(new PoolClosedError(`acquire from ${this.key}`))) this.#pending--;
-    }
+    this.#rejectWaiters(new PoolClosedError(`acquire from ${this.key}`));
     for (const ac of [...this.#dials]) this.#abortDial(ac, new PoolClosedError(`connect to ${this.key}`));
     for (const record of this.#idle.splice(0)) this.#destroy(record, record.conn, "pool-closed", undefined, true);
     this.#check();
@@ -255,17 +266,20 @@ export class EndpointPool implements LeaseOwner {
     lease.leakTimer.unref();
   }
 
-  /** Serves the oldest waiter, else makes the socket idle (or closes it past maxIdle). */
+  /**
+   * Serves the oldest waiter (a new socket goes to retries wanting a fresh one first), else
+   * makes the socket idle; closes it instead past maxIdle, or to make room for a fresh dial.
+   */
   #offer(record: PooledSocket, conn: Connection, now: number): void {
     record.conn = conn;
-    for (let w = this.#waiters.shift(); w !== undefined; w = this.#waiters.shift()) {
-      if (!w.waiting) continue;
-      this.#pending--;
+    const w = (record.uses === 0 ? this.#shiftLive(this.#fresh) : undefined) ?? this.#shiftLive(this.#waiters);
+    if (w !== undefined) {
       w.deliver(this.#lend(record, now, now - w.since, w.stack));
       return;
     }
-    if (this.#closing || this.#idle.length >= this.#s.maxIdle) {
-      this.#destroy(record, conn, this.#closing ? "pool-closed" : "max-idle", undefined, true);
+    if (this.#closing || this.#idle.length >= this.#s.maxIdle || this.#freshPending > 0) {
+      const reason = this.#closing ? "pool-closed" : this.#freshPending > 0 ? "replaced" : "max-idle";
+      this.#destroy(record, conn, reason, undefined, true);
       return;
     }
     record.state = "idle";
@@ -412,6 +426,7 @@ export class EndpointPool implements LeaseOwner {
   #cancel(w: Waiter, err: Error): void {
     if (!w.reject(err)) return;
     this.#pending--;
+    if (w.fresh) this.#freshPending--;
     if (err instanceof AcquireTimeoutError) {
       this.#counters.timeouts++;
       this.#host.total.timeouts++;
@@ -460,10 +475,16 @@ export class EndpointPool implements LeaseOwner {
     }
   }
 
+  /** The oldest waiter still waiting (retries wanting a fresh socket first), dequeued. */
   #shiftWaiting(): Waiter | undefined {
-    for (let w = this.#waiters.shift(); w !== undefined; w = this.#waiters.shift()) {
+    return this.#shiftLive(this.#fresh) ?? this.#shiftLive(this.#waiters);
+  }
+
+  #shiftLive(queue: Fifo<Waiter>): Waiter | undefined {
+    for (let w = queue.shift(); w !== undefined; w = queue.shift()) {
       if (!w.waiting) continue;
       this.#pending--;
+      if (w.fresh) this.#freshPending--;
       return w;
     }
     return undefined;
@@ -506,10 +527,13 @@ export class EndpointPool implements LeaseOwner {
     if (!checkingInvariants) return;
     const open = this.open;
     invariant(open <= this.#s.maxPerEndpoint, `${this.key}: open ${open} > max ${this.#s.maxPerEndpoint}`);
-    invariant(this.#pending === 0 || this.#idle.length === 0, `${this.key}: waiters while sockets are idle`);
+    const normal = this.#pending - this.#freshPending;
+    invariant(normal === 0 || this.#idle.length === 0, `${this.key}: waiters while sockets are idle`);
     let live = 0;
+    let fresh = 0;
     for (const w of this.#waiters) if (w.waiting) live++;
-    invariant(live === this.#pending, `${this.key}: pending ${this.#pending} but ${live} waiters wait`);
+    for (const w of this.#fresh) if (w.waiting) fresh++;
+    invariant(live === normal && fresh === this.#freshPending, `${this.key}: waiter counts are off`);
     for (const r of this.#idle) {
       invariant(r.state === "idle" && r.conn !== undefined && !this.#borrowed.has(r), `${this.key}: bad idle socket`);
     }

@@ -114,6 +114,10 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
    * or AbortError when `signal` aborts (cause: its reason). A rejected acquire leaves nothing behind.
    */
   acquire(endpoint: EndpointInput, options?: WaitOptions): Promise<Connection> {
+    return this.#acquire(endpoint, options, false);
+  }
+
+  #acquire(endpoint: EndpointInput, options: WaitOptions | undefined, fresh: boolean): Promise<Connection> {
     if (this.#closing) return Promise.reject(new PoolClosedError("acquire"));
     let pool: EndpointPool;
     try {
@@ -123,7 +127,7 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
       return Promise.reject(err);
     }
     const stack = this.#s.leakWarningAfter === undefined ? undefined : new Error("acquired here").stack;
-    return pool.acquire(options, stack);
+    return pool.acquire(options, stack, fresh);
   }
 
   /**
@@ -163,7 +167,7 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
     if (options !== undefined) validateOptions("use options", options, useSchema);
     const acquireOptions = options && { signal: options.signal, timeout: options.timeout };
     for (let attempt = 0; ; attempt++) {
-      const conn = await this.acquire(endpoint, acquireOptions);
+      const conn = await this.#acquire(endpoint, acquireOptions, attempt > 0);
       const read0 = conn.bytesRead;
       const written0 = conn.bytesWritten;
       const signal = options?.signal;

@@ -4,6 +4,7 @@ export type DestroyReason =
   | "lifetime" // older than its (jittered) maxLifetime
   | "max-uses" // served maxUses borrows
   | "max-idle" // released while maxIdlePerEndpoint sockets were idle
+  | "replaced" // idle, closed to make room for a retry that wants a fresh socket
   | "max-sockets" // idle, closed to make room for another endpoint under maxSockets
   | "peer-closed" // the peer sent FIN or closed while the socket was idle or borrowed
   | "error" // a socket error (a reset…)

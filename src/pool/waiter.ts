@@ -25,8 +25,12 @@ export class Waiter {
     this.#reject = reject;
   });
 
-  constructor(stack: string | undefined) {
+  /** A retry that must get a newly dialed socket, not an idle one. */
+  readonly fresh: boolean;
+
+  constructor(stack: string | undefined, fresh: boolean) {
     this.stack = stack;
+    this.fresh = fresh;
   }
 
   get waiting(): boolean {
