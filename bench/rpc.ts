@@ -75,7 +75,9 @@ async function main(): Promise<void> {
   }
   const mRpc = median(rpc);
   const mPool = median(pooled);
-  console.log(`\n${SIZE}-byte requests, ${INFLIGHT} in flight, ${REPEATS} × ${MS} ms runs (medians), node ${process.version}\n`);
+  console.log(
+    `\n${SIZE}-byte requests, ${INFLIGHT} in flight, ${REPEATS} × ${MS} ms runs (medians), node ${process.version}\n`,
+  );
   table(
     ["client", "sockets", "requests/s", "ratio"],
     [

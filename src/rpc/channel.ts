@@ -12,7 +12,16 @@ import { armCancel, type Disarm, type WaitOptions } from "../internal/cancel.js"
 import { deferred } from "../internal/deferred.js";
 import { Fifo } from "../internal/fifo.js";
 import { checkingInvariants, invariant } from "../internal/invariant.js";
-import { BODY_HEADER, decodeErrorPayload, encodeFrame, type Frame, FrameDecoder, FrameKind, kindName, MAX_ID } from "./frame.js";
+import {
+  BODY_HEADER,
+  decodeErrorPayload,
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  FrameKind,
+  kindName,
+  MAX_ID,
+} from "./frame.js";
 import { type ChannelOptions, resolveChannelOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 
@@ -91,7 +100,17 @@ export class Channel implements AsyncDisposable {
   #pingSentAt = 0;
   #pingId = 0;
   #pingTimer: NodeJS.Timeout | undefined;
-  readonly #stats = { sent: 0, replies: 0, errorReplies: 0, timeouts: 0, aborts: 0, cancelsSent: 0, lateReplies: 0, failed: 0, pingsSent: 0 };
+  readonly #stats = {
+    sent: 0,
+    replies: 0,
+    errorReplies: 0,
+    timeouts: 0,
+    aborts: 0,
+    cancelsSent: 0,
+    lateReplies: 0,
+    failed: 0,
+    pingsSent: 0,
+  };
 
   /** Takes over a connected Connection: from now on only this channel reads or writes it. */
   constructor(conn: Connection, options: ChannelOptions = {}) {
@@ -152,7 +171,12 @@ export class Channel implements AsyncDisposable {
       const call = new Call(payload, resolve, reject);
       const timeout = options?.timeout ?? this.#requestTimeout;
       if (signal !== undefined || timeout !== undefined) {
-        call.disarm = armCancel("request", { signal, timeout }, (ms) => this.#timeoutError(call, ms), (err) => this.#cancel(call, err));
+        call.disarm = armCancel(
+          "request",
+          { signal, timeout },
+          (ms) => this.#timeoutError(call, ms),
+          (err) => this.#cancel(call, err),
+        );
       }
       if (this.#waiting === 0 && this.#inFlight.size < this.#maxInFlight) this.#send(call);
       else {
@@ -225,9 +249,10 @@ export class Channel implements AsyncDisposable {
   }
 
   #timeoutError(call: Call, ms: number): Error {
-    const what = call.phase === "sent"
-      ? `request ${call.id} to ${this.where}`
-      : `request to ${this.where} (waiting for a slot: maxInFlight ${this.#maxInFlight})`;
+    const what =
+      call.phase === "sent"
+        ? `request ${call.id} to ${this.where}`
+        : `request to ${this.where} (waiting for a slot: maxInFlight ${this.#maxInFlight})`;
     return new RequestTimeoutError(what, ms);
   }
 
@@ -264,15 +289,18 @@ export class Channel implements AsyncDisposable {
   #dispatch(f: Frame): void {
     switch (f.kind) {
       case FrameKind.reply:
-        return this.#settle(f.id, f.payload, undefined);
+        this.#settle(f.id, f.payload, undefined);
+        break;
       case FrameKind.error: {
         const { code, message } = decodeErrorPayload(f.payload);
-        return this.#settle(f.id, undefined, new RemoteError(code, message));
+        this.#settle(f.id, undefined, new RemoteError(code, message));
+        break;
       }
       case FrameKind.ping:
-        return this.#outbox.push(encodeFrame(FrameKind.pong, f.id, f.payload, this.#maxFrameSize));
+        this.#outbox.push(encodeFrame(FrameKind.pong, f.id, f.payload, this.#maxFrameSize));
+        break;
       case FrameKind.pong:
-        return; // any byte already counted as a sign of life
+        break; // any byte already counted as a sign of life
       default:
         throw new BadFrameError(`unexpected ${kindName(f.kind)} frame from the server ${this.where}`);
     }
@@ -354,9 +382,18 @@ export class Channel implements AsyncDisposable {
 
   #check(): void {
     if (!checkingInvariants) return;
-    invariant(this.#inFlight.size <= this.#maxInFlight, `channel ${this.where}: ${this.#inFlight.size} in flight > maxInFlight`);
-    invariant(this.#waiting >= 0 && this.#waiting <= this.#queue.length, `channel ${this.where}: waiting count ${this.#waiting} off`);
-    invariant(this.#waiting === 0 || this.#inFlight.size === this.#maxInFlight, `channel ${this.where}: callers wait while a slot is free`);
+    invariant(
+      this.#inFlight.size <= this.#maxInFlight,
+      `channel ${this.where}: ${this.#inFlight.size} in flight > maxInFlight`,
+    );
+    invariant(
+      this.#waiting >= 0 && this.#waiting <= this.#queue.length,
+      `channel ${this.where}: waiting count ${this.#waiting} off`,
+    );
+    invariant(
+      this.#waiting === 0 || this.#inFlight.size === this.#maxInFlight,
+      `channel ${this.where}: callers wait while a slot is free`,
+    );
     invariant(this.#state !== "closed" || this.load === 0, `channel ${this.where}: closed with requests outstanding`);
   }
 }

@@ -1,6 +1,7 @@
 import type { Connection } from "../connection/connection.js";
 
 /** What a handler may return: bytes, a string (sent as UTF-8), or nothing (an empty reply). */
+// biome-ignore lint/suspicious/noConfusingVoidType: lets `async () => {}` handlers type-check
 export type RpcReply = Uint8Array | string | undefined | null | void;
 
 /**

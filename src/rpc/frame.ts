@@ -1,6 +1,6 @@
-import { BadFrameError, LimitExceededError } from "../errors.js";
-import { lengthPrefixedCodec } from "../codec/length-prefixed.js";
 import type { Decoder } from "../codec/codec.js";
+import { lengthPrefixedCodec } from "../codec/length-prefixed.js";
+import { BadFrameError, LimitExceededError } from "../errors.js";
 
 /**
  * The RPC wire format (docs/protocol.md): frames of the u32 length-prefixed codec whose body

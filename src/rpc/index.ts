@@ -2,15 +2,15 @@ export { Channel, type ChannelState, type ChannelStats } from "./channel.js";
 export { ChannelPool, type ChannelPoolOptions, type ChannelPoolStats } from "./channel-pool.js";
 export { RpcContext, type RpcHandler, type RpcReply } from "./context.js";
 export {
-  decodeErrorPayload,
   DEFAULT_MAX_FRAME_SIZE,
+  decodeErrorPayload,
   encodeErrorPayload,
   encodeFrame,
   type Frame,
   FrameDecoder,
   FrameKind,
 } from "./frame.js";
-export { openChannel, type OpenChannelOptions } from "./open-channel.js";
+export { type OpenChannelOptions, openChannel } from "./open-channel.js";
 export type { ChannelOptions } from "./options.js";
 export {
   createRpcEchoServer,

@@ -16,7 +16,10 @@ export interface OpenChannelOptions extends ChannelOptions, WaitOptions {
  * once connected. Rejects with InvalidArgumentError/InvalidEndpointError before any I/O,
  * ConnectError, ConnectTimeoutError or AbortError (from `connect()`).
  */
-export async function openChannel(endpoint: EndpointInput | Endpoint, options: OpenChannelOptions = {}): Promise<Channel> {
+export async function openChannel(
+  endpoint: EndpointInput | Endpoint,
+  options: OpenChannelOptions = {},
+): Promise<Channel> {
   const { signal, timeout, ...channelOptions } = options;
   resolveChannelOptions(channelOptions); // fail on bad options before dialing
   const conn = await connect(endpoint, {

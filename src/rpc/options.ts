@@ -41,7 +41,10 @@ export const channelOptionsSchema: Schema = {
 export function resolveChannelOptions(options: ChannelOptions): ResolvedChannelOptions {
   validateOptions("channel options", options, channelOptionsSchema);
   if (options.connect !== undefined) {
-    validateOptions("channel options.connect", options.connect, { ...connectOptionsSchema, signal: { renamed: "openChannel's signal" } });
+    validateOptions("channel options.connect", options.connect, {
+      ...connectOptionsSchema,
+      signal: { renamed: "openChannel's signal" },
+    });
   }
   const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
   if (maxFrameSize < 5 || maxFrameSize > 0xffffffff) {

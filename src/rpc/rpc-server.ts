@@ -30,12 +30,14 @@ export class RpcServer extends Server {
   readonly #counters: RpcCounters;
 
   constructor(handler: RpcHandler, options: RpcServerOptions = {}) {
-    if (typeof handler !== "function") throw new InvalidArgumentError(`rpc handler must be a function, got ${typeof handler}`);
+    if (typeof handler !== "function")
+      throw new InvalidArgumentError(`rpc handler must be a function, got ${typeof handler}`);
     const { maxConcurrent, maxFrameSize, ...serverOptions } = options as RpcServerOptions & ServerOptions;
     const rpc = { maxConcurrent, maxFrameSize };
     validateOptions("rpc server options", rpc, serveRpcOptionsSchema);
     for (const key of ["maxLineLength", "lineTimeout"] as const) {
-      if (serverOptions[key] !== undefined) throw new InvalidArgumentError(`rpc server options: ${key} does not apply to framed RPC; use maxFrameSize`);
+      if (serverOptions[key] !== undefined)
+        throw new InvalidArgumentError(`rpc server options: ${key} does not apply to framed RPC; use maxFrameSize`);
     }
     const counters: RpcCounters = { requests: 0, replies: 0, errorReplies: 0, cancelled: 0, protocolErrors: 0 };
     super((conn) => new RpcSession(conn, handler, rpc, counters).run(), serverOptions);

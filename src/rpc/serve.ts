@@ -4,9 +4,17 @@ import { deferred } from "../internal/deferred.js";
 import { Fifo } from "../internal/fifo.js";
 import { checkingInvariants, invariant } from "../internal/invariant.js";
 import { type Schema, validateOptions } from "../internal/validate.js";
-import { DEFAULT_MAX_FRAME_SIZE, encodeErrorPayload, encodeFrame, type Frame, FrameDecoder, FrameKind, kindName } from "./frame.js";
-import { Outbox } from "./outbox.js";
 import { RpcContext, type RpcCounters, type RpcHandler, type RpcReply } from "./context.js";
+import {
+  DEFAULT_MAX_FRAME_SIZE,
+  encodeErrorPayload,
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  FrameKind,
+  kindName,
+} from "./frame.js";
+import { Outbox } from "./outbox.js";
 
 export interface ServeRpcOptions {
   /** Handlers running at once per connection; past it the connection is not read. Default 100. */
@@ -102,13 +110,16 @@ export class RpcSession {
   #dispatch(f: Frame): void {
     switch (f.kind) {
       case FrameKind.request:
-        return this.#accept(f.id, f.payload);
+        this.#accept(f.id, f.payload);
+        break;
       case FrameKind.cancel:
-        return this.#cancel(f.id);
+        this.#cancel(f.id);
+        break;
       case FrameKind.ping:
-        return this.#outbox.push(encodeFrame(FrameKind.pong, f.id, f.payload, this.#maxFrameSize));
+        this.#outbox.push(encodeFrame(FrameKind.pong, f.id, f.payload, this.#maxFrameSize));
+        break;
       case FrameKind.pong:
-        return;
+        break;
       default:
         throw new BadFrameError(`unexpected ${kindName(f.kind)} frame from the client ${this.#conn.where}`);
     }
@@ -192,7 +203,12 @@ export class RpcSession {
     const message = err instanceof Error ? err.message : String(err);
     const payload = encodeErrorPayload(typeof code === "string" ? code : HANDLER_ERROR_CODE, message);
     const room = this.#maxFrameSize - 5;
-    return encodeFrame(FrameKind.error, id, payload.length > room ? payload.subarray(0, room) : payload, this.#maxFrameSize);
+    return encodeFrame(
+      FrameKind.error,
+      id,
+      payload.length > room ? payload.subarray(0, room) : payload,
+      this.#maxFrameSize,
+    );
   }
 
   #abortAll(): void {
@@ -208,8 +224,14 @@ export class RpcSession {
 
   #check(): void {
     if (!checkingInvariants) return;
-    invariant(this.#running >= 0 && this.#running <= this.#max, `rpc session ${this.#conn.where}: ${this.#running} handlers running, max ${this.#max}`);
-    invariant(this.#backlog.length === 0 || this.#running === this.#max || this.#pumping, `rpc session ${this.#conn.where}: queued requests while a slot is free`);
+    invariant(
+      this.#running >= 0 && this.#running <= this.#max,
+      `rpc session ${this.#conn.where}: ${this.#running} handlers running, max ${this.#max}`,
+    );
+    invariant(
+      this.#backlog.length === 0 || this.#running === this.#max || this.#pumping,
+      `rpc session ${this.#conn.where}: queued requests while a slot is free`,
+    );
   }
 }
 

@@ -22,7 +22,10 @@ describe("ChannelPool", () => {
     await until(() => srv.sockets.length === 3, "the server accepted three sockets");
     assert.equal(pool.stats().endpoints[srv.endpoint]?.inFlight, 30);
     hold.open();
-    assert.deepEqual((await Promise.all(all)).map(String), Array.from({ length: 30 }, (_, i) => `p${i}`));
+    assert.deepEqual(
+      (await Promise.all(all)).map(String),
+      Array.from({ length: 30 }, (_, i) => `p${i}`),
+    );
     assert.equal(pool.stats().opened, 3);
   });
 

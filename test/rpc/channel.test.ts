@@ -20,7 +20,9 @@ const opts = { timeout: TEST_TIMEOUT };
 after(assertNoOpenSockets);
 
 const aborted = (ctx: RpcContext) =>
-  new Promise<unknown>((resolve) => ctx.signal.addEventListener("abort", () => resolve(ctx.signal.reason), { once: true }));
+  new Promise<unknown>((resolve) =>
+    ctx.signal.addEventListener("abort", () => resolve(ctx.signal.reason), { once: true }),
+  );
 
 describe("Channel requests", () => {
   it("gets 1,000 concurrent requests their own replies over one socket, out of order", opts, async (t) => {
@@ -38,9 +40,13 @@ describe("Channel requests", () => {
     const ch = await openChannel(srv.endpoint, { maxInFlight: 1000 });
     t.after(() => ch.destroy());
     const replies = await Promise.all(Array.from({ length: 1000 }, (_, i) => ch.request(String(i))));
-    replies.forEach((r, i) => assert.equal(r.toString(), `reply to ${i}`));
+    for (const [i, r] of replies.entries()) assert.equal(r.toString(), `reply to ${i}`);
     assert.equal(srv.sockets.length, 1, "one socket carried every request");
-    assert.notDeepEqual(finished, [...finished].sort((a, b) => a - b), "replies came back out of order");
+    assert.notDeepEqual(
+      finished,
+      [...finished].sort((a, b) => a - b),
+      "replies came back out of order",
+    );
     const s = ch.stats();
     assert.equal(s.sent, 1000);
     assert.equal(s.replies, 1000);
@@ -94,7 +100,12 @@ describe("Channel requests", () => {
     });
     const ch = await openChannel(srv.endpoint);
     t.after(() => ch.destroy());
-    await rejectsWith(ch.request("hang", { timeout: 50 }), RequestTimeoutError, "ERR_SOCKPOOL_REQUEST_TIMEOUT", "50 ms");
+    await rejectsWith(
+      ch.request("hang", { timeout: 50 }),
+      RequestTimeoutError,
+      "ERR_SOCKPOOL_REQUEST_TIMEOUT",
+      "50 ms",
+    );
     await until(() => reason !== undefined, "the cancel reached the handler");
     assert.ok(reason instanceof AbortError, String(reason));
     assert.equal((await ch.request("next")).toString(), "next");
@@ -122,30 +133,34 @@ describe("Channel requests", () => {
     assert.equal(ch.stats().aborts, 1);
   });
 
-  it("rejects an already aborted request at once and a request aborted while waiting without sending it", opts, async (t) => {
-    const seen: string[] = [];
-    const hold = gate();
-    const srv = await rpcServer(t, async (p) => {
-      seen.push(p.toString());
-      await hold.promise;
-      return p;
-    });
-    const ch = await openChannel(srv.endpoint, { maxInFlight: 1 });
-    t.after(() => ch.destroy());
-    await rejectsWith(ch.request("x", { signal: AbortSignal.abort() }), AbortError, "ERR_SOCKPOOL_ABORTED");
-    const first = ch.request("first");
-    const ac = new AbortController();
-    const queued = ch.request("queued", { signal: ac.signal });
-    const last = ch.request("last");
-    ac.abort();
-    await rejectsWith(queued, AbortError, "ERR_SOCKPOOL_ABORTED");
-    assert.equal(ch.stats().waiting, 1);
-    hold.open();
-    assert.equal((await first).toString(), "first");
-    assert.equal((await last).toString(), "last");
-    assert.deepEqual(seen, ["first", "last"], "the aborted request never went out");
-    assert.equal(ch.stats().cancelsSent, 0);
-  });
+  it(
+    "rejects an already aborted request at once and a request aborted while waiting without sending it",
+    opts,
+    async (t) => {
+      const seen: string[] = [];
+      const hold = gate();
+      const srv = await rpcServer(t, async (p) => {
+        seen.push(p.toString());
+        await hold.promise;
+        return p;
+      });
+      const ch = await openChannel(srv.endpoint, { maxInFlight: 1 });
+      t.after(() => ch.destroy());
+      await rejectsWith(ch.request("x", { signal: AbortSignal.abort() }), AbortError, "ERR_SOCKPOOL_ABORTED");
+      const first = ch.request("first");
+      const ac = new AbortController();
+      const queued = ch.request("queued", { signal: ac.signal });
+      const last = ch.request("last");
+      ac.abort();
+      await rejectsWith(queued, AbortError, "ERR_SOCKPOOL_ABORTED");
+      assert.equal(ch.stats().waiting, 1);
+      hold.open();
+      assert.equal((await first).toString(), "first");
+      assert.equal((await last).toString(), "last");
+      assert.deepEqual(seen, ["first", "last"], "the aborted request never went out");
+      assert.equal(ch.stats().cancelsSent, 0);
+    },
+  );
 
   it("turns a thrown error into RemoteError with its code and message; the channel goes on", opts, async (t) => {
     const srv = await rpcServer(t, (p) => {
@@ -155,7 +170,12 @@ describe("Channel requests", () => {
     });
     const ch = await openChannel(srv.endpoint);
     t.after(() => ch.destroy());
-    const err = (await rejectsWith(ch.request("coded"), RemoteError, "ERR_SOCKPOOL_REMOTE", "no such key: k1")) as RemoteError;
+    const err = (await rejectsWith(
+      ch.request("coded"),
+      RemoteError,
+      "ERR_SOCKPOOL_REMOTE",
+      "no such key: k1",
+    )) as RemoteError;
     assert.equal(err.remoteCode, "ERR_NOT_FOUND");
     const plain = (await rejectsWith(ch.request("plain"), RemoteError, "ERR_SOCKPOOL_REMOTE", "boom")) as RemoteError;
     assert.equal(plain.remoteCode, "ERR_RPC_HANDLER");
@@ -229,7 +249,7 @@ describe("Channel requests", () => {
     const start = performance.now();
     const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => ch.request(`m${i}`)));
     const elapsed = performance.now() - start;
-    replies.forEach((r, i) => assert.equal(r.toString(), `m${i}`));
+    for (const [i, r] of replies.entries()) assert.equal(r.toString(), `m${i}`);
     assert.equal(srv.sockets.length, 1);
     assert.ok(elapsed >= 990, `took ${elapsed} ms`);
     assert.ok(elapsed < 1800, `20 concurrent 1 s requests took ${elapsed.toFixed(0)} ms, expected about 1000`);
@@ -262,7 +282,8 @@ describe("Channel liveness and lifecycle", () => {
       s.on("data", (chunk: Buffer) => {
         for (const f of d.push(chunk)) {
           if (f.kind === FrameKind.cancel) s.write(encodeFrame(FrameKind.reply, f.id, "late"));
-          if (f.kind === FrameKind.request && f.payload.toString() === "ok") s.write(encodeFrame(FrameKind.reply, f.id, "ok"));
+          if (f.kind === FrameKind.request && f.payload.toString() === "ok")
+            s.write(encodeFrame(FrameKind.reply, f.id, "ok"));
         }
       });
     });
@@ -324,11 +345,16 @@ describe("Channel liveness and lifecycle", () => {
     assert.equal((err.cause as Error).message, "shutting down");
     await rejectsWith(b, ConnectionClosedError, "ERR_SOCKPOOL_CONNECTION_CLOSED");
     await ch.close();
-    await once((await srv.nthConnection(1)), "close");
+    await once(await srv.nthConnection(1), "close");
   });
 
   it("rejects bad options naming the key and the value", opts, async () => {
-    await rejectsWith(openChannel("127.0.0.1:1", { maxInFlight: 0 }), InvalidArgumentError, "ERR_SOCKPOOL_INVALID_ARGUMENT", "maxInFlight");
+    await rejectsWith(
+      openChannel("127.0.0.1:1", { maxInFlight: 0 }),
+      InvalidArgumentError,
+      "ERR_SOCKPOOL_INVALID_ARGUMENT",
+      "maxInFlight",
+    );
     await rejectsWith(
       openChannel("127.0.0.1:1", { bogus: 1 } as never),
       InvalidArgumentError,

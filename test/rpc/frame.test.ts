@@ -1,18 +1,17 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { BadFrameError, LimitExceededError, SockpoolError } from "sockpool";
-import {
-  decodeErrorPayload,
-  encodeErrorPayload,
-  encodeFrame,
-  FrameDecoder,
-  FrameKind,
-} from "../../src/rpc/index.js";
+import { BadFrameError, LimitExceededError, type SockpoolError } from "sockpool";
+import { decodeErrorPayload, encodeErrorPayload, encodeFrame, FrameDecoder, FrameKind } from "../../src/rpc/index.js";
 import { TEST_TIMEOUT } from "../helpers/net.js";
 
 const opts = { timeout: TEST_TIMEOUT };
 
-function throwsTyped(fn: () => unknown, cls: abstract new (...args: never[]) => SockpoolError, code: string, includes: string): void {
+function throwsTyped(
+  fn: () => unknown,
+  cls: abstract new (...args: never[]) => SockpoolError,
+  code: string,
+  includes: string,
+): void {
   assert.throws(fn, (err: unknown) => {
     assert.ok(err instanceof cls, `expected ${cls.name}, got ${String(err)}`);
     assert.equal(err.code, code);
@@ -73,11 +72,21 @@ describe("rpc frames", () => {
     const d = new FrameDecoder(1024);
     const head = Buffer.from("00000401", "hex"); // 1025
     throwsTyped(() => d.push(head), LimitExceededError, "ERR_SOCKPOOL_LIMIT_EXCEEDED", "1024");
-    throwsTyped(() => d.push(encodeFrame(FrameKind.ping, 1)), LimitExceededError, "ERR_SOCKPOOL_LIMIT_EXCEEDED", "1025");
+    throwsTyped(
+      () => d.push(encodeFrame(FrameKind.ping, 1)),
+      LimitExceededError,
+      "ERR_SOCKPOOL_LIMIT_EXCEEDED",
+      "1025",
+    );
   });
 
   it("refuses to encode a frame over the maximum", opts, () => {
-    throwsTyped(() => encodeFrame(FrameKind.request, 1, Buffer.alloc(100), 50), LimitExceededError, "ERR_SOCKPOOL_LIMIT_EXCEEDED", "105");
+    throwsTyped(
+      () => encodeFrame(FrameKind.request, 1, Buffer.alloc(100), 50),
+      LimitExceededError,
+      "ERR_SOCKPOOL_LIMIT_EXCEEDED",
+      "105",
+    );
   });
 
   it("rejects an error payload whose code length overruns it", opts, () => {

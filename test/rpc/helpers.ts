@@ -9,13 +9,22 @@ export interface RpcTestServer extends TestServer {
 }
 
 /** A raw net server on 127.0.0.1:0 whose every socket is served by `serveRpc(handler)`. */
-export async function rpcServer(t: TestContext, handler: RpcHandler, options?: ServeRpcOptions): Promise<RpcTestServer> {
+export async function rpcServer(
+  t: TestContext,
+  handler: RpcHandler,
+  options?: ServeRpcOptions,
+): Promise<RpcTestServer> {
   const outcomes: Promise<Error | undefined>[] = [];
   const srv = await rawServer(
     t,
     (socket) => {
       const conn = new Connection(socket, `client ${socket.remotePort}`);
-      outcomes.push(serveRpc(conn, handler, options).then(() => undefined, (err: Error) => err));
+      outcomes.push(
+        serveRpc(conn, handler, options).then(
+          () => undefined,
+          (err: Error) => err,
+        ),
+      );
     },
     { allowHalfOpen: true },
   );

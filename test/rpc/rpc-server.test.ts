@@ -6,7 +6,14 @@ import { after, describe, it, type TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { BadFrameError, ConnectionClosedError, InvalidArgumentError } from "sockpool";
-import { createRpcEchoServer, createRpcServer, openChannel, type RpcHandler, type RpcServer, type RpcServerOptions } from "../../src/rpc/index.js";
+import {
+  createRpcEchoServer,
+  createRpcServer,
+  openChannel,
+  type RpcHandler,
+  type RpcServer,
+  type RpcServerOptions,
+} from "../../src/rpc/index.js";
 import { assertNoOpenSockets, rejectsWith, TEST_TIMEOUT, until } from "../helpers/net.js";
 import { gate } from "./helpers.js";
 
@@ -90,7 +97,10 @@ describe("createRpcServer", () => {
     await until(() => started === 10, "handlers running");
     const closing = server.close({ timeout: 5_000 });
     hold.open();
-    assert.deepEqual((await Promise.all(pending)).map(String), Array.from({ length: 10 }, (_, i) => `w${i}`));
+    assert.deepEqual(
+      (await Promise.all(pending)).map(String),
+      Array.from({ length: 10 }, (_, i) => `w${i}`),
+    );
     await closing;
     const reason = await ch.closed;
     assert.ok(reason instanceof ConnectionClosedError, String(reason));
@@ -114,7 +124,7 @@ describe("createRpcEchoServer", () => {
     t.after(() => ch.destroy());
     const start = performance.now();
     const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => ch.request(`e${i}`)));
-    replies.forEach((r, i) => assert.equal(r.toString(), `e${i}`));
+    for (const [i, r] of replies.entries()) assert.equal(r.toString(), `e${i}`);
     assert.ok(performance.now() - start >= 95);
     await rejectsWith(ch.request("slow", { timeout: 10 }), Error, "ERR_SOCKPOOL_REQUEST_TIMEOUT");
     await until(() => server.stats().cancelled === 1, "cancel reached the echo server");

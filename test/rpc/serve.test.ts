@@ -47,7 +47,7 @@ describe("serveRpc", () => {
     const ch = await openChannel(srv.endpoint);
     t.after(() => ch.destroy());
     const replies = await Promise.all(Array.from({ length: 30 }, (_, i) => ch.request(`r${i}`)));
-    replies.forEach((r, i) => assert.equal(r.toString(), `r${i}`));
+    for (const [i, r] of replies.entries()) assert.equal(r.toString(), `r${i}`);
     assert.equal(peak, 3);
   });
 
@@ -111,7 +111,10 @@ describe("serveRpc", () => {
     const c = await rawClient(t, srv.port);
     c.socket.write(encodeFrame(FrameKind.ping, 99, "hello"));
     await until(() => c.frames.length === 1, "pong");
-    assert.deepEqual([c.frames[0]?.kind, c.frames[0]?.id, c.frames[0]?.payload.toString()], [FrameKind.pong, 99, "hello"]);
+    assert.deepEqual(
+      [c.frames[0]?.kind, c.frames[0]?.id, c.frames[0]?.payload.toString()],
+      [FrameKind.pong, 99, "hello"],
+    );
   });
 
   it("finishes every request read before a half-close, then closes", opts, async (t) => {
