@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { after, describe, test } from "node:test";
+import { createRpcEchoServer } from "../../src/rpc/index.js";
 import { createEchoServer } from "../../src/server/index.js";
 import { assertNoOpenSockets, closedPort, echoServer, rawServer, TEST_TIMEOUT } from "../helpers/net.js";
 import { runCli } from "./cli.js";
@@ -96,6 +97,22 @@ describe("sockpool bench", () => {
     const r = parseJson(result.stdout);
     assert.ok(r.durationMs >= 300, String(r.durationMs));
     assert.ok(r.requests > 0 && r.errors === 0);
+  });
+
+  test("--rpc multiplexes requests over at most --pool sockets of an rpc-echo server", opts, async (t) => {
+    const server = createRpcEchoServer({ delay: 100 });
+    await server.listen({ port: 0 });
+    t.after(() => server.close({ timeout: 1000 }));
+    const ep = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const result = await runCli(t, ["bench", ep, "--rpc", "-n", "100", "-c", "50", "--pool", "2", "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    const r = parseJson(result.stdout);
+    assert.equal(r.requests, 100);
+    assert.equal(r.errors, 0);
+    assert.ok(r.sockets.opened >= 1 && r.sockets.opened <= 2, `opened ${r.sockets.opened}`);
+    // 50 in flight at once over ≤ 2 sockets: 100 requests take about 2 delays, not 50.
+    assert.ok(r.latencyMs.p50 >= 100 && r.durationMs >= 200, JSON.stringify(r.latencyMs));
+    assert.ok(server.stats().total <= 2);
   });
 
   test("bad flags: exit 1, naming the flag and value", opts, async (t) => {

@@ -4,6 +4,7 @@ import net from "node:net";
 import { after, describe, test } from "node:test";
 import { connect } from "../../src/connection/connect.js";
 import type { Connection } from "../../src/connection/connection.js";
+import { openChannel } from "../../src/rpc/index.js";
 import { assertNoOpenSockets, TEST_TIMEOUT } from "../helpers/net.js";
 import { interrupt, runCli, serveCli } from "./cli.js";
 
@@ -113,6 +114,19 @@ describe("sockpool serve", () => {
     const result = await interrupt(cli);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /closed/);
+  });
+
+  test("rpc-echo answers many requests in flight on one channel", opts, async (t) => {
+    const { cli, port } = await serveCli(t, ["rpc-echo", "--delay", "100ms"]);
+    const channel = await openChannel(`127.0.0.1:${port}`);
+    t.after(() => channel.destroy());
+    const replies = await Promise.all(Array.from({ length: 10 }, (_, i) => channel.request(`req ${i}`)));
+    assert.deepEqual(
+      replies.map((r) => r.toString()),
+      Array.from({ length: 10 }, (_, i) => `req ${i}`),
+    );
+    await channel.close();
+    assert.equal((await interrupt(cli)).code, 0);
   });
 
   test("a port in use is a clear error with exit 1", opts, async (t) => {

@@ -1,12 +1,12 @@
 import { type Endpoint, parseEndpoint } from "../../endpoint.js";
-import { BadFrameError, InvalidArgumentError } from "../../errors.js";
-import { SocketPool } from "../../pool/index.js";
+import { InvalidArgumentError } from "../../errors.js";
 import { type Command, type CommandContext, EXIT, type FlagValues, str } from "../command.js";
 import { formatBytes, formatMs, formatRate, table } from "../format.js";
 import { onInterrupt } from "../interrupt.js";
-import { type LoadPlan, type LoadResult, LoadRun, type RequestFn } from "../load.js";
+import { type LoadPlan, type LoadResult, LoadRun } from "../load.js";
 import { parseCount, parseDuration, parseRate, parseSize } from "../parse.js";
 import { ProgressBar, type ProgressStream } from "../progress.js";
+import { rpcTarget, type SocketCounts, socketTarget } from "../targets.js";
 
 /** Everything `bench` was asked to do, parsed. */
 export interface BenchSettings extends LoadPlan {
@@ -15,6 +15,7 @@ export interface BenchSettings extends LoadPlan {
   size: number;
   timeout: number;
   json: boolean;
+  rpc: boolean;
 }
 
 /**
@@ -32,7 +33,8 @@ export const benchCommand: Command = {
     "the server must echo. Latency runs from asking the pool for a socket to the last byte\n" +
     "back, so it includes waiting for a socket. With neither --requests nor --duration, runs\n" +
     "10s. A progress bar is drawn on stderr when it is a terminal. Ctrl-C stops early and\n" +
-    "still prints the summary.",
+    "still prints the summary. With --rpc, requests are RPC frames multiplexed over at most\n" +
+    "K sockets (a ChannelPool); sockets.reused then counts requests that rode an open one.",
   options: {
     requests: { type: "string", short: "n", value: "N", help: "complete N requests, then stop" },
     duration: { type: "string", short: "d", value: "DURATION", help: "start requests for this long (default 10s)" },
@@ -42,12 +44,14 @@ export const benchCommand: Command = {
     rate: { type: "string", short: "r", value: "R", help: "start at most R requests per second in all" },
     timeout: { type: "string", value: "DURATION", help: "per connect, acquire and read (default 10s)" },
     json: { type: "boolean", help: "print one JSON object instead of the table" },
+    rpc: { type: "boolean", help: "speak the RPC protocol (serve rpc-echo): many requests per socket" },
   },
   positionals: { min: 1, max: 1 },
   examples: [
     "sockpool bench 127.0.0.1:3000 --requests 20 --concurrency 20 --pool 5",
     "sockpool bench 127.0.0.1:3000 --duration 30s -c 64 --size 16KiB",
     "sockpool bench 127.0.0.1:3000 -n 10000 --rate 500 --json | jq .latencyMs",
+    "sockpool bench 127.0.0.1:4000 --rpc -c 200 --pool 2   # against serve rpc-echo",
   ],
   run: bench,
 };
@@ -72,30 +76,25 @@ export function benchSettings(values: FlagValues, target: string): BenchSettings
     rate: rate === undefined ? undefined : parseRate("--rate", rate),
     timeout: parseDuration("--timeout", str(values, "timeout") ?? "10s"),
     json: values.json === true,
+    rpc: values.rpc === true,
   };
 }
 
 async function bench({ values, positionals, io }: CommandContext): Promise<number> {
   const s = benchSettings(values, positionals[0]!);
-  const pool = new SocketPool({
-    maxSocketsPerEndpoint: s.pool,
-    connectTimeout: s.timeout,
-    acquireTimeout: s.timeout,
-  });
+  const target = s.rpc ? rpcTarget(s) : socketTarget(s);
   let run: LoadRun | undefined;
   const removeInterrupt = onInterrupt(() => run?.stop());
   try {
-    // One checkout first: a server that is not there is one clear error, not N of them.
-    await pool.use(s.endpoint, async () => {});
-    run = new LoadRun(s, echoRequest(pool, s));
+    await target.preflight();
+    run = new LoadRun(s, target.request);
     const result = await withProgress(run, io.stderr, s.requests);
-    const { created, reused } = pool.stats();
-    const report = benchReport(s, result, { opened: created, reused });
+    const report = benchReport(s, result, target.sockets());
     io.stdout.write(s.json ? `${JSON.stringify(report)}\n` : renderBenchReport(s, report, result));
     return result.errors === 0 ? EXIT.ok : EXIT.error;
   } finally {
     removeInterrupt();
-    await pool.close({ timeout: 2000 });
+    await target.close();
   }
 }
 
@@ -114,28 +113,8 @@ async function withProgress(run: LoadRun, stream: ProgressStream, total: number 
   }
 }
 
-/** One echo request: write a stamped payload, read as many bytes back, compare. */
-export function echoRequest(pool: SocketPool, s: BenchSettings): RequestFn {
-  const template = Buffer.alloc(s.size);
-  for (let i = 0; i < s.size; i++) template[i] = 97 + (i % 26);
-  template[s.size - 1] = 10;
-  const stampWidth = Math.min(s.size - 1, 12);
-  const { timeout } = s;
-  return (seq) =>
-    pool.use(s.endpoint, async (conn) => {
-      const payload = Buffer.from(template);
-      if (stampWidth > 0) payload.write(String(seq).padStart(stampWidth, "0").slice(-stampWidth), "latin1");
-      await conn.write(payload, { timeout });
-      const reply = await conn.readExactly(s.size, { timeout });
-      if (!reply.equals(payload)) {
-        throw new BadFrameError(`echo of bench request ${seq} differs from the ${s.size} bytes sent`);
-      }
-      return s.size;
-    });
-}
-
 /** The `--json` object; its first six fields are fixed (other tools read them). */
-export function benchReport(s: BenchSettings, r: LoadResult, sockets: { opened: number; reused: number }) {
+export function benchReport(s: BenchSettings, r: LoadResult, sockets: SocketCounts) {
   const { count: _count, ...latencyMs } = r.latency.summary();
   const seconds = r.durationMs / 1000;
   return {
@@ -158,6 +137,7 @@ export function benchReport(s: BenchSettings, r: LoadResult, sockets: { opened: 
       requests: s.requests ?? null,
       durationMs: s.duration ?? null,
       rate: s.rate ?? null,
+      protocol: s.rpc ? "rpc" : "echo",
     },
   };
 }
@@ -177,6 +157,6 @@ function renderBenchReport(s: BenchSettings, report: BenchReport, r: LoadResult)
   if (report.firstError) rows.push(["first error", report.firstError]);
   const plan = s.requests === undefined ? `for ${formatMs(s.duration ?? 0)}` : `${s.requests} requests`;
   const rate = s.rate === undefined ? "" : `, at most ${s.rate}/s`;
-  const head = `bench ${s.endpoint.key}: ${plan}, concurrency ${s.concurrency}, ${formatBytes(s.size)} each${rate}`;
+  const head = `bench ${s.endpoint.key}${s.rpc ? " (rpc)" : ""}: ${plan}, concurrency ${s.concurrency}, ${formatBytes(s.size)} each${rate}`;
   return `${head}\n\n${table(rows)}\n`;
 }
