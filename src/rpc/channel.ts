@@ -4,7 +4,6 @@ import {
   BadFrameError,
   ConnectionClosedError,
   LimitExceededError,
-  ReadTimeoutError,
   RemoteError,
   RequestTimeoutError,
 } from "../errors.js";
@@ -22,6 +21,7 @@ import {
   kindName,
   MAX_ID,
 } from "./frame.js";
+import { Heartbeat } from "./heartbeat.js";
 import { type ChannelOptions, resolveChannelOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 
@@ -75,8 +75,7 @@ const RESOLVED = Promise.resolve();
  * - `#queue`: calls waiting for a slot, FIFO; cancelled ones stay as `done` and are skipped
  *   lazily. `#waiting` counts the live ones. If `#waiting > 0`, `#inFlight` is full.
  * - `#state` (see {@link ChannelState}); `#error`: why it closed, if not gracefully.
- * - Ping: `#rx` is set by every chunk received; `#pingSentAt` is when an unanswered ping
- *   went out (0: none). One unref'd timer drives both.
+ * - `#heartbeat` pings a silent peer and fails the channel when it stays silent.
  */
 export class Channel implements AsyncDisposable {
   readonly #conn: Connection;
@@ -85,8 +84,7 @@ export class Channel implements AsyncDisposable {
   readonly #maxInFlight: number;
   readonly #maxFrameSize: number;
   readonly #requestTimeout: number | undefined;
-  readonly #pingInterval: number;
-  readonly #pingTimeout: number;
+  readonly #heartbeat: Heartbeat;
   readonly #inFlight = new Map<number, Call>();
   readonly #queue = new Fifo<Call>();
   #waiting = 0;
@@ -96,10 +94,6 @@ export class Channel implements AsyncDisposable {
   #closing: Promise<void> | undefined;
   #idle = deferred<void>();
   readonly #closed = deferred<Error | undefined>();
-  #rx = false;
-  #pingSentAt = 0;
-  #pingId = 0;
-  #pingTimer: NodeJS.Timeout | undefined;
   readonly #stats = {
     sent: 0,
     replies: 0,
@@ -109,7 +103,6 @@ export class Channel implements AsyncDisposable {
     cancelsSent: 0,
     lateReplies: 0,
     failed: 0,
-    pingsSent: 0,
   };
 
   /** Takes over a connected Connection: from now on only this channel reads or writes it. */
@@ -121,9 +114,13 @@ export class Channel implements AsyncDisposable {
     this.#maxInFlight = o.maxInFlight;
     this.#maxFrameSize = o.maxFrameSize;
     this.#requestTimeout = o.requestTimeout;
-    this.#pingInterval = o.pingInterval;
-    this.#pingTimeout = o.pingTimeout;
-    if (Number.isFinite(this.#pingInterval)) this.#armPing(this.#pingInterval);
+    this.#heartbeat = new Heartbeat(
+      o.pingInterval,
+      o.pingTimeout,
+      conn.where,
+      (id) => this.#outbox.push(encodeFrame(FrameKind.ping, id)),
+      (err) => this.#fail(err),
+    );
     void this.#readLoop();
   }
 
@@ -147,7 +144,13 @@ export class Channel implements AsyncDisposable {
   }
 
   stats(): ChannelStats {
-    return { state: this.#state, inFlight: this.#inFlight.size, waiting: this.#waiting, ...this.#stats };
+    return {
+      state: this.#state,
+      inFlight: this.#inFlight.size,
+      waiting: this.#waiting,
+      ...this.#stats,
+      pingsSent: this.#heartbeat.sent,
+    };
   }
 
   /**
@@ -199,7 +202,7 @@ export class Channel implements AsyncDisposable {
     if (this.load === 0) this.#idle.resolve();
     this.#closing = this.#idle.promise.then(async () => {
       if (this.#state === "closing") this.#state = "closed";
-      this.#stopPing();
+      this.#heartbeat.stop();
       this.#outbox.flush();
       await this.#conn.close();
       this.#closed.resolve(this.#error);
@@ -277,7 +280,7 @@ export class Channel implements AsyncDisposable {
           reason = new ConnectionClosedError("read", this.where, new Error("the peer closed the connection"));
           break;
         }
-        this.#rx = true;
+        this.#heartbeat.received();
         for (const frame of this.#decoder.push(chunk)) this.#dispatch(frame);
       }
     } catch (err) {
@@ -330,7 +333,7 @@ export class Channel implements AsyncDisposable {
     if (this.#state === "closed") return;
     this.#state = "closed";
     this.#error = reason;
-    this.#stopPing();
+    this.#heartbeat.stop();
     const err = new ConnectionClosedError("request", this.where, reason);
     const calls = [...this.#inFlight.values(), ...this.#queue.clear()];
     this.#inFlight.clear();
@@ -351,33 +354,6 @@ export class Channel implements AsyncDisposable {
 
   #closedError(): ConnectionClosedError {
     return new ConnectionClosedError("request", this.where, this.#error);
-  }
-
-  readonly #onPingTimer = (): void => {
-    if (this.#pingTimer === undefined || this.#state === "closed") return;
-    if (this.#rx) {
-      this.#rx = false;
-      this.#pingSentAt = 0;
-      this.#armPing(this.#pingInterval);
-    } else if (this.#pingSentAt === 0) {
-      this.#pingSentAt = Date.now();
-      this.#pingId = this.#pingId === MAX_ID ? 1 : this.#pingId + 1;
-      this.#outbox.push(encodeFrame(FrameKind.ping, this.#pingId));
-      this.#stats.pingsSent++;
-      this.#armPing(this.#pingTimeout);
-    } else {
-      this.#fail(new ReadTimeoutError("ping", this.#pingTimeout, this.where));
-    }
-  };
-
-  #armPing(ms: number): void {
-    this.#pingTimer = setTimeout(this.#onPingTimer, ms);
-    this.#pingTimer.unref();
-  }
-
-  #stopPing(): void {
-    if (this.#pingTimer !== undefined) clearTimeout(this.#pingTimer);
-    this.#pingTimer = undefined;
   }
 
   #check(): void {
