@@ -43,3 +43,6 @@ export {
   WriteTimeoutError,
 } from "./errors.js";
 export type { WaitOptions } from "./internal/cancel.js";
+export * from "./pool/index.js";
+export * from "./server/index.js";
+export * from "./rpc/index.js";
