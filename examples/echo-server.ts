@@ -8,7 +8,7 @@
  * In your project: import { createServer } from "sockpool";
  */
 import type { AddressInfo } from "node:net";
-import { createServer } from "../src/server/index.js";
+import { createServer } from "../src/index.js";
 
 const server = createServer(
   async (conn) => {

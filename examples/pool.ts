@@ -7,7 +7,7 @@
  *
  * In your project: import { SocketPool } from "sockpool";
  */
-import { SocketPool } from "../src/pool/index.js";
+import { SocketPool } from "../src/index.js";
 
 async function main(endpoint = "127.0.0.1:3000", count = 20): Promise<void> {
   await using pool = new SocketPool({ maxSocketsPerEndpoint: 5, idleTimeout: 10_000, acquireTimeout: 30_000 });

@@ -8,7 +8,7 @@
  * In your project: import { createServer, type Protocol, type Transport } from "sockpool";
  */
 import type { AddressInfo } from "node:net";
-import { createServer, type Protocol, type Transport } from "../src/server/index.js";
+import { createServer, type Protocol, type Transport } from "../src/index.js";
 
 class ByteCounter implements Protocol {
   #transport: Transport | undefined;

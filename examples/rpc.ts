@@ -8,7 +8,7 @@
  */
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ChannelPool, createRpcServer } from "../src/rpc/index.js";
+import { ChannelPool, createRpcServer } from "../src/index.js";
 
 // The handler gets each request's payload and returns the reply; many run at once.
 const server = createRpcServer(async (payload, ctx) => {

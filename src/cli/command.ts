@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError } from "../index.js";
 
 /** One flag of a command, as `util.parseArgs` wants it plus what `--help` prints. */
 export interface OptionSpec {

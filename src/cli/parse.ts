@@ -4,7 +4,7 @@
  * {@link InvalidArgumentError} naming the flag, the value and an example of what works. Only
  * the CLI parses units; the library takes milliseconds and bytes.
  */
-import { InvalidArgumentError, quote } from "../errors.js";
+import { InvalidArgumentError } from "../index.js";
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -22,7 +22,7 @@ const SIZE_UNITS: Record<string, number> = {
 const NUMBER_WITH_UNIT = /^(\d+(?:\.\d+)?|\.\d+)\s*([a-zA-Z]*)$/;
 
 function bad(flag: string, text: string, expected: string): InvalidArgumentError {
-  return new InvalidArgumentError(`${flag}: expected ${expected}, got ${quote(text)}`);
+  return new InvalidArgumentError(`${flag}: expected ${expected}, got ${JSON.stringify(text)}`);
 }
 
 /**

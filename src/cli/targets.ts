@@ -2,10 +2,7 @@
  * What `bench` loads: an echo server through a SocketPool (one request per socket at a time),
  * or with `--rpc` an RPC echo server through a ChannelPool (many requests per socket).
  */
-import type { Endpoint } from "../endpoint.js";
-import { BadFrameError } from "../errors.js";
-import { SocketPool } from "../pool/index.js";
-import { ChannelPool } from "../rpc/index.js";
+import { BadFrameError, ChannelPool, type Endpoint, SocketPool } from "../index.js";
 import type { RequestFn } from "./load.js";
 
 /** The part of the bench settings a target needs. */

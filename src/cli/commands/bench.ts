@@ -1,5 +1,4 @@
-import { type Endpoint, parseEndpoint } from "../../endpoint.js";
-import { InvalidArgumentError } from "../../errors.js";
+import { type Endpoint, InvalidArgumentError, parseEndpoint } from "../../index.js";
 import { type Command, type CommandContext, EXIT, type FlagValues, str } from "../command.js";
 import { formatBytes, formatMs, formatRate, table } from "../format.js";
 import { onInterrupt } from "../interrupt.js";

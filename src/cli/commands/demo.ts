@@ -1,9 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
-import type { Endpoint } from "../../endpoint.js";
-import { BadFrameError } from "../../errors.js";
-import { SocketPool } from "../../pool/index.js";
-import { createEchoServer, type Server } from "../../server/index.js";
+import { BadFrameError, createEchoServer, type Endpoint, type Server, SocketPool } from "../../index.js";
 import { type CliIo, type Command, type CommandContext, EXIT, str } from "../command.js";
 import { formatMs } from "../format.js";
 import { parseCount, parseDuration } from "../parse.js";

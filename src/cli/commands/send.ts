@@ -1,6 +1,4 @@
-import { parseEndpoint } from "../../endpoint.js";
-import { ConnectionClosedError } from "../../errors.js";
-import { SocketPool } from "../../pool/index.js";
+import { ConnectionClosedError, parseEndpoint, SocketPool } from "../../index.js";
 import { type Command, type CommandContext, EXIT, str } from "../command.js";
 import { parseDuration } from "../parse.js";
 

@@ -1,15 +1,15 @@
 import type { AddressInfo } from "node:net";
-import { InvalidArgumentError, quote } from "../../errors.js";
-import { createRpcEchoServer } from "../../rpc/index.js";
 import {
   createAckServer,
   createChatServer,
   createEchoServer,
   createPrintServer,
+  createRpcEchoServer,
+  InvalidArgumentError,
   runCluster,
   type Server,
   type ServerOptions,
-} from "../../server/index.js";
+} from "../../index.js";
 import { type CliIo, type Command, type CommandContext, EXIT, type FlagValues, str } from "../command.js";
 import { formatMs } from "../format.js";
 import { onInterrupt } from "../interrupt.js";
@@ -79,7 +79,9 @@ export const serveCommand: Command = {
 /** Parses and cross-checks `serve` flags; throws InvalidArgumentError naming the flag. */
 export function serveSettings(values: FlagValues, kindText: string): ServeSettings {
   if (!(KINDS as readonly string[]).includes(kindText)) {
-    throw new InvalidArgumentError(`serve: unknown server ${quote(kindText)}; choose one of ${KINDS.join(", ")}`);
+    throw new InvalidArgumentError(
+      `serve: unknown server ${JSON.stringify(kindText)}; choose one of ${KINDS.join(", ")}`,
+    );
   }
   const kind = kindText as Kind;
   for (const [flag, only] of Object.entries(ONLY)) {
