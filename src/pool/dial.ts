@@ -35,7 +35,11 @@ export async function dialWithRetries(
   }
 }
 
-/** Resolves after `ms`, or rejects with AbortError when `signal` aborts. The timer is unref'd. */
+/**
+ * Resolves after `ms`, or rejects with AbortError when `signal` aborts. The timer is not
+ * unref'd: it runs only while an acquire waits for this dial (the dial is aborted when none
+ * does), and an awaited acquire must not let the process exit in the middle of a backoff.
+ */
 function sleep(ms: number, signal: AbortSignal, operation: string): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(new AbortError(operation, signal.reason));
@@ -47,7 +51,6 @@ function sleep(ms: number, signal: AbortSignal, operation: string): Promise<void
       signal.removeEventListener("abort", onAbort);
       resolve();
     }, ms);
-    timer.unref();
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }

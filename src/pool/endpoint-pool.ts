@@ -233,8 +233,11 @@ export class EndpointPool implements LeaseOwner {
   #lend(record: PooledSocket, now: number, waited: number, stack: string | undefined): Connection {
     const conn = record.conn as Connection;
     record.conn = undefined;
-    record.unwatch?.();
-    record.unwatch = undefined;
+    if (record.unwatch !== undefined) {
+      record.unwatch();
+      record.unwatch = undefined;
+      conn.socket.ref();
+    }
     record.state = "borrowed";
     const reused = record.uses > 0;
     record.uses++;
@@ -285,6 +288,7 @@ export class EndpointPool implements LeaseOwner {
     record.state = "idle";
     record.idleSince = now;
     record.unwatch = conn.watchIdle(record.onIdleEvent);
+    conn.socket.unref(); // an idle socket never keeps the process alive (ref'd again when lent)
     this.#idle.push(record);
     this.#reaper.arm(Math.min(now + this.#s.idleTimeout, record.expiresAt));
   }
@@ -311,9 +315,10 @@ export class EndpointPool implements LeaseOwner {
     record.unwatch = undefined;
     record.conn = undefined;
     collected.unregister(record);
-    if (conn !== undefined) {
+    if (conn !== undefined && conn.state !== "closed") {
+      this.#host.closing(conn); // pool.close() waits until it has closed
       if (graceful && conn.state === "open") {
-        this.#host.closing(conn);
+        conn.socket.ref(); // close() may be awaited: let the FIN exchange finish
         void conn.close();
       } else conn.destroy();
     }
@@ -518,8 +523,11 @@ export class EndpointPool implements LeaseOwner {
       }
       const lease = record.lease;
       if (ok && !conn.dirty && conn.bufferedLength === 0 && lease !== undefined) return conn;
+      // Queue the retry before freeing the slot, so this pool never looks empty (and leaves
+      // the map) in between.
+      const retry = this.acquire(options, stack);
       if (lease !== undefined && !lease.spent) this.destroyLent(lease, conn, "validation", err);
-      return this.acquire(options, stack);
+      return retry;
     })();
   }
 
