@@ -14,4 +14,4 @@ export {
   type ServerState,
   type ServerStats,
 } from "./server.js";
-export type { StreamHandler } from "./session.js";
+export type { StreamHandler } from "./stream-client.js";

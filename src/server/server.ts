@@ -6,12 +6,16 @@ import { MAX_UNIX_PATH_BYTES } from "../endpoint.js";
 import { InvalidArgumentError, quote, ServerClosedError, SocketError } from "../errors.js";
 import { deferred } from "../internal/deferred.js";
 import { validateOptions } from "../internal/validate.js";
+import type { Client, ClientHost, PolicyStat } from "./client.js";
 import { type BroadcastResult, Hub, type SlowClientPolicy } from "./hub.js";
 import { type ListenOptions, listenOptionsSchema, serverOptionsSchema, tlsServerOptions } from "./options.js";
-import type { Protocol, ProtocolFactory, Transport } from "./protocol.js";
-import { type PolicyStat, type ResolvedHandler, Session, type SessionHost, type StreamHandler } from "./session.js";
+import { type Protocol, type ProtocolFactory, Transport } from "./protocol.js";
+import { StreamClient, type StreamHandler } from "./stream-client.js";
 
 export type { ListenOptions } from "./options.js";
+
+/** How the server runs each connection. */
+type ResolvedHandler = { kind: "stream"; run: StreamHandler } | { kind: "protocol"; make: () => Protocol };
 
 /** A stream handler, a Protocol class, or `{ protocol: factory }`. */
 export type ServerHandler = StreamHandler | (new () => Protocol) | { protocol: ProtocolFactory };
@@ -82,11 +86,12 @@ const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
  * State:
  * - `#state`: see {@link ServerState}. `#listener`: the net/tls server once `listen()` ran.
  * - `#sessions`: every client whose socket has not closed; `#perAddress`: their count by
- *   remote address (entries at zero are deleted). `stats.current === #sessions.size`.
+ *   remote address, kept only with `maxConnectionsPerAddress` (entries at zero are deleted).
+ *   `stats.current === #sessions.size`.
  * - `#closedBytesIn/Out`: bytes of sessions already closed (live ones are summed on demand).
  * - `#drained`: resolves when `#sessions` empties while closing.
  */
-export class Server extends EventEmitter implements SessionHost, AsyncDisposable {
+export class Server extends EventEmitter implements ClientHost, AsyncDisposable {
   readonly handler: ResolvedHandler;
   readonly idleTimeout: number;
   readonly maxLineLength: number;
@@ -97,7 +102,7 @@ export class Server extends EventEmitter implements SessionHost, AsyncDisposable
   readonly #hub: Hub;
   #state: ServerState = "idle";
   #listener: net.Server | undefined;
-  readonly #sessions = new Set<Session>();
+  readonly #sessions = new Set<Client>();
   readonly #perAddress = new Map<string, number>();
   readonly #stats = { total: 0, rejected: 0, dropped: 0, slowDisconnects: 0, idleTimeouts: 0, lineTimeouts: 0 };
   readonly #more = { linesTooLong: 0, handlerErrors: 0, clientErrors: 0, tlsErrors: 0 };
@@ -221,50 +226,74 @@ export class Server extends EventEmitter implements SessionHost, AsyncDisposable
     return this.close();
   }
 
-  /** SessionHost: a handler or protocol error. */
+  /** ClientHost: a handler or protocol error. */
   report(err: unknown, handle: object | undefined): void {
     this.#more.handlerErrors++;
     if (this.listenerCount("error") > 0) this.emit("error", err, handle);
     else console.error(`sockpool server: ${err instanceof Error ? (err.stack ?? err.message) : quote(err)}`);
   }
 
-  /** SessionHost: a policy close or a client-caused handler end. */
+  /** ClientHost: a policy close or a client-caused handler end. */
   count(stat: PolicyStat | "clientErrors"): void {
     if (stat === "linesTooLong" || stat === "clientErrors") this.#more[stat]++;
     else this.#stats[stat]++;
   }
 
-  /** SessionHost: a client socket closed. */
-  ended(session: Session): void {
-    if (!this.#sessions.delete(session)) return;
-    this.#closedBytesIn += session.socket.bytesRead;
-    this.#closedBytesOut += session.socket.bytesWritten;
-    const n = (this.#perAddress.get(session.address) ?? 1) - 1;
-    if (n > 0) this.#perAddress.set(session.address, n);
-    else this.#perAddress.delete(session.address);
+  /** ClientHost: a client socket closed. */
+  ended(client: Client): void {
+    if (!this.#sessions.delete(client)) return;
+    this.#closedBytesIn += client.socket.bytesRead;
+    this.#closedBytesOut += client.socket.bytesWritten;
+    if (client.address !== undefined) {
+      const n = (this.#perAddress.get(client.address) ?? 1) - 1;
+      if (n > 0) this.#perAddress.set(client.address, n);
+      else this.#perAddress.delete(client.address);
+    }
     if (this.#sessions.size === 0 && this.#state === "closing") this.#drained.resolve();
   }
 
   #accept(socket: net.Socket): void {
-    socket.on("error", noop); // handles attach their own; this covers sockets closed here
     if (this.#state !== "listening") return void socket.destroy();
-    const address = normalizeAddress(socket.remoteAddress);
     const o = this.#options;
-    const fromAddress = this.#perAddress.get(address) ?? 0;
-    if (
-      this.#sessions.size >= (o.maxConnections ?? Infinity) ||
-      fromAddress >= (o.maxConnectionsPerAddress ?? Infinity)
-    ) {
-      this.#stats.rejected++;
-      return void socket.destroy();
+    let address: string | undefined;
+    if (o.maxConnectionsPerAddress !== undefined) {
+      address = normalizeAddress(socket.remoteAddress);
+      if ((this.#perAddress.get(address) ?? 0) >= o.maxConnectionsPerAddress) {
+        this.#reject(socket);
+        return;
+      }
     }
-    socket.setNoDelay(o.noDelay ?? true);
+    if (this.#sessions.size >= (o.maxConnections ?? Number.POSITIVE_INFINITY)) {
+      this.#reject(socket);
+      return;
+    }
+    if (o.noDelay ?? true) socket.setNoDelay(true);
     if (o.keepAlive ?? true) socket.setKeepAlive(true, 30_000);
-    const session = new Session(this, socket, address);
-    this.#sessions.add(session);
-    this.#perAddress.set(address, fromAddress + 1);
+    const client = this.#client(socket, address);
+    if (client === undefined) return;
+    this.#sessions.add(client);
+    if (address !== undefined) this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
     this.#stats.total++;
-    session.start();
+    client.start();
+  }
+
+  #client(socket: net.Socket, address: string | undefined): Client | undefined {
+    const h = this.handler;
+    if (h.kind === "stream") return new StreamClient(this, socket, address, h.run);
+    try {
+      return new Transport(this, socket, address, h.make());
+    } catch (err) {
+      this.report(err, undefined); // the protocol factory threw: this client only
+      socket.on("error", noop);
+      socket.destroy();
+      return undefined;
+    }
+  }
+
+  #reject(socket: net.Socket): void {
+    this.#stats.rejected++;
+    socket.on("error", noop);
+    socket.destroy();
   }
 
   async #shutdown(timeout: number): Promise<void> {

@@ -75,23 +75,27 @@ async function room(t: TestContext, policy: SlowClientPolicy) {
 }
 
 describe("Broadcast to a slow member (scenario 16)", () => {
-  it("disconnects a member that stops reading, with a reason, while the others get every line in order", opts, async (t) => {
-    const { server, ended, sender, readers, slow } = await room(t, "disconnect");
-    const counters = readers.map(inOrder);
-    const slowGone = collect(slow).ended;
-    const sent = await talk(sender, () => server.stats().slowDisconnects > 0);
-    await Promise.all(counters.map((c) => c.sawEnd));
-    for (const c of counters) assert.equal(c.count(), sent);
-    assert.equal(server.stats().slowDisconnects, 1);
-    slow.resume(); // read what it was sent before the cut, then the server's FIN
-    await slowGone;
-    await until(() => ended.length === 1, "the slow member's handler to end");
-    const reason = ended[0] as LimitExceededError;
-    assert.ok(reason instanceof LimitExceededError, String(reason));
-    assert.equal(reason.code, "ERR_SOCKPOOL_LIMIT_EXCEEDED");
-    assert.match(reason.message, new RegExp(`slow client 127\\.0\\.0\\.1:${slow.localPort}.*limit of ${HWM} bytes`));
-    assert.equal(server.stats().handlerErrors, 0, "a policy close is not a handler error");
-  });
+  it(
+    "disconnects a member that stops reading, with a reason, while the others get every line in order",
+    opts,
+    async (t) => {
+      const { server, ended, sender, readers, slow } = await room(t, "disconnect");
+      const counters = readers.map(inOrder);
+      const slowGone = collect(slow).ended;
+      const sent = await talk(sender, () => server.stats().slowDisconnects > 0);
+      await Promise.all(counters.map((c) => c.sawEnd));
+      for (const c of counters) assert.equal(c.count(), sent);
+      assert.equal(server.stats().slowDisconnects, 1);
+      slow.resume(); // read what it was sent before the cut, then the server's FIN
+      await slowGone;
+      await until(() => ended.length === 1, "the slow member's handler to end");
+      const reason = ended[0] as LimitExceededError;
+      assert.ok(reason instanceof LimitExceededError, String(reason));
+      assert.equal(reason.code, "ERR_SOCKPOOL_LIMIT_EXCEEDED");
+      assert.match(reason.message, new RegExp(`slow client 127\\.0\\.0\\.1:${slow.localPort}.*limit of ${HWM} bytes`));
+      assert.equal(server.stats().handlerErrors, 0, "a policy close is not a handler error");
+    },
+  );
 
   it("drops messages for a slow member under the drop policy, keeping its queue capped", opts, async (t) => {
     const { server, sender, readers, slow } = await room(t, "drop");

@@ -10,7 +10,9 @@ after(assertNoOpenSockets);
 
 const app = fileURLToPath(new URL("./fixtures/cluster-app.js", import.meta.url));
 
-it("runs workers that share one port, answer clients, and shut down gracefully together", { timeout: TEST_TIMEOUT }, async (t) => {
+it("runs workers that share one port, answer clients, and shut down gracefully together", {
+  timeout: TEST_TIMEOUT,
+}, async (t) => {
   const child = fork(app, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   t.after(() => {
     if (child.exitCode === null) child.kill("SIGKILL");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import net from "node:net";
+import type net from "node:net";
 import { after, describe, it } from "node:test";
 import { InvalidArgumentError, LimitExceededError } from "sockpool";
 import { createAckServer, createEchoServer, createServer } from "../../src/server/index.js";
@@ -74,39 +74,46 @@ function prng(seed: number): () => number {
 }
 
 describe("Line guard under garbage (scenario 24)", () => {
-  it("answers every complete line up to the limit and closes at the first longer one, at any split", opts, async (t) => {
-    const max = 256;
-    const { server, port } = await serve(t, createAckServer({ message: "k", maxLineLength: max }));
-    const rand = prng(24);
-    for (let run = 0; run < 40; run++) {
-      const input = Buffer.alloc(2048 + Math.floor(rand() * 4096));
-      for (let i = 0; i < input.length; i++) input[i] = rand() < 0.004 ? 0x0a : Math.floor(rand() * 256);
-      // The model: lines before the first line longer than `max` are answered.
-      let answered = 0;
-      let tooLong = false;
-      let start = 0;
-      for (let nl = input.indexOf(0x0a); nl >= 0 && !tooLong; nl = input.indexOf(0x0a, start)) {
-        if (nl - start > max) tooLong = true;
-        else answered++;
-        start = nl + 1;
+  it(
+    "answers every complete line up to the limit and closes at the first longer one, at any split",
+    opts,
+    async (t) => {
+      const max = 256;
+      const { server, port } = await serve(t, createAckServer({ message: "k", maxLineLength: max }));
+      const rand = prng(24);
+      for (let run = 0; run < 40; run++) {
+        const input = Buffer.alloc(2048 + Math.floor(rand() * 4096));
+        for (let i = 0; i < input.length; i++) input[i] = rand() < 0.004 ? 0x0a : Math.floor(rand() * 256);
+        // The model: lines before the first line longer than `max` are answered.
+        let answered = 0;
+        let tooLong = false;
+        let start = 0;
+        for (let nl = input.indexOf(0x0a); nl >= 0 && !tooLong; nl = input.indexOf(0x0a, start)) {
+          if (nl - start > max) tooLong = true;
+          else answered++;
+          start = nl + 1;
+        }
+        if (!tooLong && input.length - start > max) tooLong = true;
+        const s = await dial(t, port);
+        const got = collect(s);
+        for (let at = 0; at < input.length; ) {
+          const n = 1 + Math.floor(rand() * 700);
+          s.write(input.subarray(at, at + n));
+          at += n;
+        }
+        s.end();
+        await got.ended;
+        const acks = got
+          .text()
+          .split("\n")
+          .filter((l) => l === "k").length;
+        if (tooLong) assert.ok(acks <= answered, `run ${run}: ${acks} acks, at most ${answered} expected`);
+        else assert.equal(acks, answered + (input.length > start ? 1 : 0), `run ${run}`);
+        s.destroy();
       }
-      if (!tooLong && input.length - start > max) tooLong = true;
-      const s = await dial(t, port);
-      const got = collect(s);
-      for (let at = 0; at < input.length; ) {
-        const n = 1 + Math.floor(rand() * 700);
-        s.write(input.subarray(at, at + n));
-        at += n;
-      }
-      s.end();
-      await got.ended;
-      const acks = got.text().split("\n").filter((l) => l === "k").length;
-      if (tooLong) assert.ok(acks <= answered, `run ${run}: ${acks} acks, at most ${answered} expected`);
-      else assert.equal(acks, answered + (input.length > start ? 1 : 0), `run ${run}`);
-      s.destroy();
-    }
-    assert.equal(server.stats().handlerErrors, 0, "garbage never surfaces as anything but a typed close");
-  });
+      assert.equal(server.stats().handlerErrors, 0, "garbage never surfaces as anything but a typed close");
+    },
+  );
 
   it("tells a protocol why its client was cut off: LimitExceededError in connectionLost", opts, async (t) => {
     const lost: (Error | undefined)[] = [];

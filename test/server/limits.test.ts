@@ -10,49 +10,53 @@ const opts = { timeout: TEST_TIMEOUT };
 after(assertNoOpenSockets);
 
 describe("Slowloris and idle clients (scenario 12)", () => {
-  it("closes a trickling client at the line deadline, a silent one at the idle timeout, and serves the rest", opts, async (t) => {
-    const { server, port } = await serve(t, createAckServer({ lineTimeout: 600, idleTimeout: 1000 }));
-    // The slowloris: one byte every 200 ms, never a newline, so it is never idle.
-    const loris = await dial(t, port);
-    const lorisGot = collect(loris);
-    const start = Date.now();
-    let lastByte = start;
-    const drip = setInterval(() => {
-      if (!loris.writable) return;
+  it(
+    "closes a trickling client at the line deadline, a silent one at the idle timeout, and serves the rest",
+    opts,
+    async (t) => {
+      const { server, port } = await serve(t, createAckServer({ lineTimeout: 600, idleTimeout: 1000 }));
+      // The slowloris: one byte every 200 ms, never a newline, so it is never idle.
+      const loris = await dial(t, port);
+      const lorisGot = collect(loris);
+      const start = Date.now();
+      let lastByte = start;
+      const drip = setInterval(() => {
+        if (!loris.writable) return;
+        loris.write("x");
+        lastByte = Date.now();
+      }, 200);
+      t.after(() => clearInterval(drip));
       loris.write("x");
-      lastByte = Date.now();
-    }, 200);
-    t.after(() => clearInterval(drip));
-    loris.write("x");
-    const silent = await dial(t, port);
-    const silentGot = collect(silent);
-    // 100 well-behaved clients, each sending 5 lines while the slowloris drips.
-    const latencies: number[] = [];
-    await Promise.all(
-      Array.from({ length: 100 }, async () => {
-        const c = await connect(`127.0.0.1:${port}`);
-        t.after(() => c.destroy());
-        for (let i = 0; i < 5; i++) {
-          const t0 = Date.now();
-          await c.write(`hello ${i}\n`);
-          assert.equal(await c.readLine(), "Message received");
-          latencies.push(Date.now() - t0);
-        }
-        await c.close();
-      }),
-    );
-    await lorisGot.ended;
-    const lorisLived = Date.now() - start;
-    clearInterval(drip);
-    assert.ok(lorisLived >= 600, `closed after ${lorisLived} ms, before the 600 ms line deadline`);
-    assert.ok(Date.now() - lastByte < 1000, "the slowloris was still sending: not an idle timeout");
-    await silentGot.ended;
-    await until(() => server.stats().idleTimeouts === 1, "the idle timeout");
-    assert.equal(server.stats().lineTimeouts, 1);
-    assert.equal(latencies.length, 500);
-    const worst = Math.max(...latencies);
-    assert.ok(worst < 1000, `a well-behaved client waited ${worst} ms (generous bound)`);
-  });
+      const silent = await dial(t, port);
+      const silentGot = collect(silent);
+      // 100 well-behaved clients, each sending 5 lines while the slowloris drips.
+      const latencies: number[] = [];
+      await Promise.all(
+        Array.from({ length: 100 }, async () => {
+          const c = await connect(`127.0.0.1:${port}`);
+          t.after(() => c.destroy());
+          for (let i = 0; i < 5; i++) {
+            const t0 = Date.now();
+            await c.write(`hello ${i}\n`);
+            assert.equal(await c.readLine(), "Message received");
+            latencies.push(Date.now() - t0);
+          }
+          await c.close();
+        }),
+      );
+      await lorisGot.ended;
+      const lorisLived = Date.now() - start;
+      clearInterval(drip);
+      assert.ok(lorisLived >= 600, `closed after ${lorisLived} ms, before the 600 ms line deadline`);
+      assert.ok(Date.now() - lastByte < 1000, "the slowloris was still sending: not an idle timeout");
+      await silentGot.ended;
+      await until(() => server.stats().idleTimeouts === 1, "the idle timeout");
+      assert.equal(server.stats().lineTimeouts, 1);
+      assert.equal(latencies.length, 500);
+      const worst = Math.max(...latencies);
+      assert.ok(worst < 1000, `a well-behaved client waited ${worst} ms (generous bound)`);
+    },
+  );
 
   it("gives a stream handler waiting on the line the typed timeout error", opts, async (t) => {
     let seen: unknown;
@@ -81,44 +85,48 @@ describe("Slowloris and idle clients (scenario 12)", () => {
 describe("Huge lines (scenario 13)", () => {
   const max = 64 * 1024;
 
-  it("closes a 10 MiB line in 64 KiB chunks as soon as it passes the maximum, after delivering earlier lines", opts, async (t) => {
-    const lines: string[] = [];
-    const errors: unknown[] = [];
-    const server = createServer(
-      async (conn: Connection) => {
-        try {
-          for (let l = await conn.readLine(); l !== null; l = await conn.readLine()) lines.push(l);
-        } catch (err) {
-          errors.push(err);
-        }
-      },
-      { maxLineLength: max },
-    );
-    const { port } = await serve(t, server);
-    const bystander = await connect(`127.0.0.1:${port}`);
-    t.after(() => bystander.destroy());
-    const s = await dial(t, port);
-    const got = collect(s);
-    s.write("first\nsecond\n");
-    const chunk = Buffer.alloc(64 * 1024, 0x61);
-    let sent = 0;
-    while (sent < 10 * 1024 * 1024 && !s.destroyed) {
-      if (!s.write(chunk)) await Promise.race([once(s, "drain").catch(() => {}), got.ended]);
-      sent += chunk.length;
-    }
-    await got.ended;
-    await until(() => errors.length === 1, "the handler's error");
-    assert.deepEqual(lines, ["first", "second"]);
-    const err = errors[0] as LimitExceededError;
-    assert.ok(err instanceof LimitExceededError, String(err));
-    assert.equal(err.code, "ERR_SOCKPOOL_LIMIT_EXCEEDED");
-    assert.equal(err.limit, max);
-    assert.match(err.message, new RegExp(`limit of ${max} bytes`));
-    assert.equal(server.stats().linesTooLong, 1);
-    assert.ok(server.stats().bytesIn < max * 8, `read ${server.stats().bytesIn} bytes before closing`);
-    await bystander.write("still fine\n");
-    await until(() => lines.includes("still fine"), "the bystander's line");
-  });
+  it(
+    "closes a 10 MiB line in 64 KiB chunks as soon as it passes the maximum, after delivering earlier lines",
+    opts,
+    async (t) => {
+      const lines: string[] = [];
+      const errors: unknown[] = [];
+      const server = createServer(
+        async (conn: Connection) => {
+          try {
+            for (let l = await conn.readLine(); l !== null; l = await conn.readLine()) lines.push(l);
+          } catch (err) {
+            errors.push(err);
+          }
+        },
+        { maxLineLength: max },
+      );
+      const { port } = await serve(t, server);
+      const bystander = await connect(`127.0.0.1:${port}`);
+      t.after(() => bystander.destroy());
+      const s = await dial(t, port);
+      const got = collect(s);
+      s.write("first\nsecond\n");
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      let sent = 0;
+      while (sent < 10 * 1024 * 1024 && !s.destroyed) {
+        if (!s.write(chunk)) await Promise.race([once(s, "drain").catch(() => {}), got.ended]);
+        sent += chunk.length;
+      }
+      await got.ended;
+      await until(() => errors.length === 1, "the handler's error");
+      assert.deepEqual(lines, ["first", "second"]);
+      const err = errors[0] as LimitExceededError;
+      assert.ok(err instanceof LimitExceededError, String(err));
+      assert.equal(err.code, "ERR_SOCKPOOL_LIMIT_EXCEEDED");
+      assert.equal(err.limit, max);
+      assert.match(err.message, new RegExp(`limit of ${max} bytes`));
+      assert.equal(server.stats().linesTooLong, 1);
+      assert.ok(server.stats().bytesIn < max * 8, `read ${server.stats().bytesIn} bytes before closing`);
+      await bystander.write("still fine\n");
+      await until(() => lines.includes("still fine"), "the bystander's line");
+    },
+  );
 
   it("closes a line fed one byte at a time right after its maximum", opts, async (t) => {
     const log: string[] = [];
@@ -185,24 +193,28 @@ describe("Connection limits (scenarios 14, 15)", () => {
     );
   });
 
-  it("refuses clients from one address beyond maxConnectionsPerAddress while another address is served", opts, async (t) => {
-    const { server, port } = await serve(t, createEchoServer({ maxConnectionsPerAddress: 2 }));
-    const from2 = await Promise.all([0, 1, 2].map(() => dial(t, port, { localAddress: "127.0.0.2" })));
-    const results = await Promise.all(
-      from2.map(async (s) => {
-        s.write("hi");
-        return received(s, 2).then(
-          () => "served",
-          () => "closed",
-        );
-      }),
-    );
-    assert.deepEqual(results.sort(), ["closed", "served", "served"]);
-    const from3 = await dial(t, port, { localAddress: "127.0.0.3" });
-    from3.write("three");
-    assert.equal((await received(from3, 5)).toString(), "three");
-    assert.equal(server.stats().rejected, 1);
-  });
+  it(
+    "refuses clients from one address beyond maxConnectionsPerAddress while another address is served",
+    opts,
+    async (t) => {
+      const { server, port } = await serve(t, createEchoServer({ maxConnectionsPerAddress: 2 }));
+      const from2 = await Promise.all([0, 1, 2].map(() => dial(t, port, { localAddress: "127.0.0.2" })));
+      const results = await Promise.all(
+        from2.map(async (s) => {
+          s.write("hi");
+          return received(s, 2).then(
+            () => "served",
+            () => "closed",
+          );
+        }),
+      );
+      assert.deepEqual(results.sort(), ["closed", "served", "served"]);
+      const from3 = await dial(t, port, { localAddress: "127.0.0.3" });
+      from3.write("three");
+      assert.equal((await received(from3, 5)).toString(), "three");
+      assert.equal(server.stats().rejected, 1);
+    },
+  );
 });
 
 describe("Flow control (scenario 16, one client)", () => {

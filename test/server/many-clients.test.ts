@@ -42,7 +42,7 @@ it(`serves ${CLIENTS} concurrent clients on one loop, each getting its echo`, { 
       }),
   );
   const replies = await Promise.all(echoes);
-  replies.forEach((r, i) => assert.equal(r, `client ${i}`));
+  for (const [i, r] of replies.entries()) assert.equal(r, `client ${i}`);
   assert.equal(server.stats().current, CLIENTS, "all were connected at once");
   assert.equal(server.stats().total, CLIENTS);
   assert.equal(server.stats().rejected, 0);

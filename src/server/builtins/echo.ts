@@ -17,20 +17,16 @@ export interface EchoServerOptions extends ServerOptions {
 export function createEchoServer(options: EchoServerOptions = {}): Server {
   const { delay = 0, once = false, ...serverOptions } = options;
   validateOptions("echo server options", { delay, once }, { delay: "ms", once: "boolean" });
-  if (delay === 0 && !once) return createServer(Echo, serverOptions);
+  if (delay === 0 && !once) return createServer({ protocol: () => ECHO }, serverOptions);
   return createServer({ protocol: () => new DelayedEcho(delay, once) }, serverOptions);
 }
 
-/** The fast path: write each chunk straight back (the transport applies backpressure). */
-class Echo implements Protocol {
-  #transport: Transport | undefined;
-  connectionMade(transport: Transport): void {
-    this.#transport = transport;
-  }
-  dataReceived(data: Buffer): void {
-    this.#transport?.write(data);
-  }
-}
+/** The fast path: one shared, stateless protocol writing each chunk straight back. */
+const ECHO: Protocol = {
+  dataReceived(data: Buffer, transport: Transport): void {
+    transport.write(data);
+  },
+};
 
 /**
  * State: `#pending` is the timer of the reply being delayed (reading is paused meanwhile);
