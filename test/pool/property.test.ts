@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import type net from "node:net";
+import { after, describe, it } from "node:test";
+import fc from "fast-check";
+import { type Connection, InternalError } from "sockpool";
+import { SocketPool } from "../../src/pool/index.js";
+import { assertNoOpenSockets, echoServer } from "../helpers/net.js";
+
+after(assertNoOpenSockets);
+
+const MAX = 3;
+
+type Op =
+  | { kind: "acquire"; timeout: number | undefined; abortable: boolean }
+  | { kind: "release"; pick: number }
+  | { kind: "destroy"; pick: number }
+  | { kind: "abort"; pick: number }
+  | { kind: "peerClose"; pick: number }
+  | { kind: "tick"; ms: number };
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant("acquire" as const),
+      timeout: fc.option(fc.integer({ min: 0, max: 15 }), { nil: undefined }),
+      abortable: fc.boolean(),
+    }),
+  },
+  fc.record({ kind: fc.constant("release" as const), pick: fc.nat() }),
+  fc.record({ kind: fc.constant("destroy" as const), pick: fc.nat() }),
+  fc.record({ kind: fc.constant("abort" as const), pick: fc.nat() }),
+  fc.record({ kind: fc.constant("peerClose" as const), pick: fc.nat() }),
+  fc.record({ kind: fc.constant("tick" as const), ms: fc.integer({ min: 0, max: 8 }) }),
+);
+
+/** One acquire as the test sees it: how often it settled, and how. */
+interface Attempt {
+  settled: number;
+  conn?: Connection;
+  error?: unknown;
+  abort?: AbortController;
+}
+
+function checkStats(pool: SocketPool): void {
+  const s = pool.stats();
+  assert.equal(s.open, s.idle + s.borrowed + s.dialing);
+  assert.ok(s.open <= MAX, `open ${s.open} > ${MAX}`);
+  assert.ok(s.pending === 0 || s.idle === 0, "waiters while sockets are idle");
+}
+
+describe("any interleaving keeps the pool's invariants", () => {
+  it("acquire / release / destroy / abort / timeout / peer close", { timeout: 120_000 }, async (t) => {
+    const server = await echoServer(t);
+    const seen = { lent: 0, failed: 0, codes: new Set<string>() };
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 40, size: "max" }), async (ops) => {
+        const pool = new SocketPool({ maxSocketsPerEndpoint: MAX, maxWaiting: 4, acquireTimeout: 200 });
+        const attempts: Attempt[] = [];
+        const held = new Set<Connection>();
+        try {
+          for (const o of ops) {
+            await step(pool, server.endpoint, o, attempts, held, server.sockets);
+            for (let i = 0; i < 5; i++) await Promise.resolve(); // let deliveries reach the borrowers
+            checkStats(pool);
+            const s = pool.stats();
+            assert.equal(s.borrowed, held.size, "the pool and the borrowers agree on who holds what");
+          }
+          const closing = pool.close({ timeout: 2_000 });
+          for (let i = 0; i < 5; i++) await Promise.resolve();
+          for (const c of [...held]) await pool.release(c);
+          await closing;
+          // Everything settles exactly once, and no invariant check ever fired.
+          await new Promise((r) => setImmediate(r));
+          for (const a of attempts) {
+            assert.equal(a.settled, 1, "every acquire settles exactly once");
+            assert.ok(!(a.error instanceof InternalError), String(a.error));
+            if (a.conn) seen.lent++;
+            else {
+              seen.failed++;
+              seen.codes.add((a.error as { code?: string }).code ?? String(a.error));
+            }
+          }
+          assert.equal(pool.stats().open, 0);
+        } finally {
+          await pool.close({ timeout: 10 });
+        }
+      }),
+      { numRuns: 100 },
+    );
+    // The runs exercised both outcomes (not a vacuous pass).
+    t.diagnostic(`lent ${seen.lent}, failed ${seen.failed}: ${[...seen.codes].join(", ")}`);
+    assert.ok(seen.lent > 0 && seen.failed > 0);
+  });
+});
+
+async function step(
+  pool: SocketPool,
+  endpoint: string,
+  o: Op,
+  attempts: Attempt[],
+  held: Set<Connection>,
+  serverSockets: net.Socket[],
+): Promise<void> {
+  const pick = <T>(items: T[], i: number): T | undefined => (items.length ? items[i % items.length] : undefined);
+  switch (o.kind) {
+    case "acquire": {
+      const a: Attempt = { settled: 0 };
+      if (o.abortable) a.abort = new AbortController();
+      attempts.push(a);
+      pool.acquire(endpoint, { timeout: o.timeout, signal: a.abort?.signal }).then(
+        (c) => {
+          a.settled++;
+          a.conn = c;
+          held.add(c);
+        },
+        (err) => {
+          a.settled++;
+          a.error = err;
+        },
+      );
+      break;
+    }
+    case "release": {
+      const c = pick([...held], o.pick);
+      if (c) {
+        held.delete(c);
+        await pool.release(c);
+      }
+      break;
+    }
+    case "destroy": {
+      const c = pick([...held], o.pick);
+      if (c) {
+        held.delete(c);
+        pool.destroy(c);
+      }
+      break;
+    }
+    case "abort":
+      pick(
+        attempts.filter((a) => a.abort && a.settled === 0),
+        o.pick,
+      )?.abort?.abort();
+      break;
+    case "peerClose":
+      pick(
+        serverSockets.filter((s) => !s.destroyed),
+        o.pick,
+      )?.destroy();
+      break;
+    case "tick":
+      await new Promise((r) => setTimeout(r, o.ms));
+      break;
+  }
+}
