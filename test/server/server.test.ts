@@ -91,6 +91,35 @@ describe("Server handler styles", () => {
     assert.equal(got.text(), "late bye");
   });
 
+  it("tells a protocol when its writes back up and drain, pausing reading meanwhile", opts, async (t) => {
+    const calls: string[] = [];
+    const big = Buffer.alloc(32 * 1024 * 1024, 0x63); // more than the kernel buffers take
+    const { server, port } = await serve(
+      t,
+      {
+        protocol: () => ({
+          dataReceived: (_data, tr) => {
+            if (calls.length === 0) calls.push(`write:${tr.write(big)}`);
+          },
+          pauseWriting: () => calls.push("pause"),
+          resumeWriting: () => calls.push("resume"),
+        }),
+      },
+      { highWaterMark: 16 * 1024 },
+    );
+    const s = await dial(t, port);
+    s.pause();
+    s.write("go");
+    await until(() => calls.includes("pause"), "pauseWriting");
+    assert.deepEqual(calls, ["pause", "write:false"]);
+    s.resume();
+    await received(s, big.length);
+    await until(() => calls.includes("resume"), "resumeWriting");
+    assert.deepEqual(calls, ["pause", "write:false", "resume"]);
+    assert.equal(server.stats().bytesOut, big.length);
+    assert.equal(server.stats().bytesIn, 2);
+  });
+
   it("rejects a handler that is neither a function nor a protocol", opts, () => {
     assert.throws(
       () => createServer(42 as never),
