@@ -31,7 +31,7 @@ export interface PoolHost {
   closing(conn: Connection): void;
   /** The pool is empty and idle: drop it from the map. */
   forget(pool: EndpointPool): void;
-  emit(event: string, ...args: unknown[]): void;
+  emit(event: string, a?: unknown, b?: unknown, c?: unknown, d?: unknown): void;
 }
 
 const RESOLVED = Promise.resolve();
@@ -45,7 +45,8 @@ const collected = new FinalizationRegistry<PooledSocket>((record) => record.onCo
  * State:
  * - `#idle`: idle sockets, most recently used LAST (a stack: pop reuses MRU, so the surplus
  *   ages out at the bottom, where `idleSince` is oldest).
- * - `#borrowed`: sockets lent out. `#dials`: dials in progress, oldest first (one
+ * - `#sockets`: every open socket (idle or borrowed); `#borrowedCount`: how many are lent
+ *   out. `#dials`: dials in progress, oldest first (one
  *   AbortController each). `#waiters`: queued acquires, FIFO; settled ones are skipped
  *   lazily. `#fresh`: queued retries that want a new socket (served by dials only).
  *   `#pending` counts waiters of both queues still waiting, `#freshPending` those in `#fresh`.
@@ -63,7 +64,8 @@ export class EndpointPool implements LeaseOwner {
   readonly #s: PoolSettings;
   readonly #counters = new Counters();
   readonly #idle: PooledSocket[] = [];
-  readonly #borrowed = new Set<PooledSocket>();
+  readonly #sockets = new Set<PooledSocket>();
+  #borrowedCount = 0;
   readonly #dials: AbortController[] = [];
   readonly #waiters = new Fifo<Waiter>();
   readonly #fresh = new Fifo<Waiter>();
@@ -85,7 +87,7 @@ export class EndpointPool implements LeaseOwner {
   }
 
   get open(): number {
-    return this.#idle.length + this.#borrowed.size + this.#dials.length;
+    return this.#idle.length + this.#borrowedCount + this.#dials.length;
   }
   get idleCount(): number {
     return this.#idle.length;
@@ -108,7 +110,7 @@ export class EndpointPool implements LeaseOwner {
     if (options?.signal?.aborted) {
       return Promise.reject(new AbortError(`acquire from ${this.key}`, options.signal.reason));
     }
-    if (now < this.#unavailableUntil && this.#borrowed.size === 0 && this.#dials.length === 0) {
+    if (now < this.#unavailableUntil && this.#borrowedCount === 0 && this.#dials.length === 0) {
       return Promise.reject(this.#unavailable(now));
     }
     if (this.#pending >= this.#s.maxWaiting) return Promise.reject(new QueueFullError(this.key, this.#s.maxWaiting));
@@ -143,8 +145,13 @@ export class EndpointPool implements LeaseOwner {
     this.#host.emit("release", conn, this.key);
     const now = Date.now();
     const problem = this.#closing ? "pool-closed" : releaseProblem(conn, record, now, this.#s.maxUses);
-    if (problem === undefined) this.#offer(record, conn, now);
-    else this.#destroy(record, conn, problem, conn.error, problem === "pool-closed" || problem === "lifetime");
+    if (problem === undefined && this.#offer(record, conn, now)) {
+      this.#check(); // the hot path: nothing was destroyed, so nothing else can change
+      return RESOLVED;
+    }
+    if (problem !== undefined) {
+      this.#destroy(record, conn, problem, conn.error, problem === "pool-closed" || problem === "lifetime");
+    }
     this.#settle();
     return RESOLVED;
   }
@@ -199,13 +206,14 @@ export class EndpointPool implements LeaseOwner {
     for (const ac of [...this.#dials]) this.#abortDial(ac, new PoolClosedError(`connect to ${this.key}`));
     for (const record of this.#idle.splice(0)) this.#destroy(record, record.conn, "pool-closed", undefined, true);
     this.#check();
-    if (this.#borrowed.size === 0 && this.#dials.length === 0) return RESOLVED;
+    if (this.#borrowedCount === 0 && this.#dials.length === 0) return RESOLVED;
     return new Promise((resolve) => this.#drained.push(resolve));
   }
 
   /** After the close deadline: destroys whatever is still borrowed. */
   destroyBorrowed(): void {
-    for (const record of [...this.#borrowed]) {
+    for (const record of [...this.#sockets]) {
+      if (record.state !== "borrowed") continue;
       this.#endLease(record);
       this.#destroy(record, record.ref.deref(), "pool-closed", undefined, false);
     }
@@ -215,7 +223,7 @@ export class EndpointPool implements LeaseOwner {
   stats(): EndpointStats {
     return this.#counters.snapshot({
       idle: this.#idle.length,
-      borrowed: this.#borrowed.size,
+      borrowed: this.#borrowedCount,
       dialing: this.#dials.length,
       pending: this.#pending,
     });
@@ -233,15 +241,14 @@ export class EndpointPool implements LeaseOwner {
   #lend(record: PooledSocket, now: number, waited: number, stack: string | undefined): Connection {
     const conn = record.conn as Connection;
     record.conn = undefined;
-    if (record.unwatch !== undefined) {
-      record.unwatch();
-      record.unwatch = undefined;
+    if (record.parked) {
+      record.parked = false;
       conn.socket.ref();
     }
     record.state = "borrowed";
     const reused = record.uses > 0;
     record.uses++;
-    this.#borrowed.add(record);
+    this.#borrowedCount++;
     const lease = new Lease(record, this, now);
     record.lease = lease;
     if (this.#s.leakWarningAfter !== undefined) this.#watchLeak(lease, stack);
@@ -271,32 +278,35 @@ export class EndpointPool implements LeaseOwner {
 
   /**
    * Serves the oldest waiter (a new socket goes to retries wanting a fresh one first), else
-   * makes the socket idle; closes it instead past maxIdle, or to make room for a fresh dial.
+   * makes the socket idle. Returns false when it closed the socket instead: past maxIdle, or
+   * to make room for a fresh dial, or while closing.
    */
-  #offer(record: PooledSocket, conn: Connection, now: number): void {
+  #offer(record: PooledSocket, conn: Connection, now: number): boolean {
     record.conn = conn;
     const w = (record.uses === 0 ? this.#shiftLive(this.#fresh) : undefined) ?? this.#shiftLive(this.#waiters);
     if (w !== undefined) {
       w.deliver(this.#lend(record, now, now - w.since, w.stack));
-      return;
+      return true;
     }
     if (this.#closing || this.#idle.length >= this.#s.maxIdle || this.#freshPending > 0) {
       const reason = this.#closing ? "pool-closed" : this.#freshPending > 0 ? "replaced" : "max-idle";
       this.#destroy(record, conn, reason, undefined, true);
-      return;
+      return false;
     }
     record.state = "idle";
     record.idleSince = now;
-    record.unwatch = conn.watchIdle(record.onIdleEvent);
+    record.parked = true;
     conn.socket.unref(); // an idle socket never keeps the process alive (ref'd again when lent)
     this.#idle.push(record);
     this.#reaper.arm(Math.min(now + this.#s.idleTimeout, record.expiresAt));
+    return true;
   }
 
   #endLease(record: PooledSocket): void {
+    if (record.state !== "borrowed") return;
     record.lease?.end();
     record.lease = undefined;
-    this.#borrowed.delete(record);
+    this.#borrowedCount--;
     record.state = "idle"; // transient: the caller pools or destroys it before returning
   }
 
@@ -311,8 +321,7 @@ export class EndpointPool implements LeaseOwner {
     if (record.state === "gone") return;
     if (record.state === "borrowed") this.#endLease(record);
     record.state = "gone";
-    record.unwatch?.();
-    record.unwatch = undefined;
+    this.#sockets.delete(record);
     record.conn = undefined;
     collected.unregister(record);
     if (conn !== undefined && conn.state !== "closed") {
@@ -332,11 +341,11 @@ export class EndpointPool implements LeaseOwner {
   #pump(): void {
     for (;;) {
       if (this.#closing) return;
-      const want = Math.max(this.#pending, this.#s.minIdle - this.#idle.length - this.#borrowed.size);
+      const want = Math.max(this.#pending, this.#s.minIdle - this.#idle.length - this.#borrowedCount);
       if (want <= this.#dials.length) return;
       const now = Date.now();
       if (now < this.#unavailableUntil) {
-        if (this.#borrowed.size === 0 && this.#dials.length === 0) this.#rejectWaiters(this.#unavailable(now));
+        if (this.#borrowedCount === 0 && this.#dials.length === 0) this.#rejectWaiters(this.#unavailable(now));
         this.#reaper.arm(this.#unavailableUntil);
         return;
       }
@@ -383,6 +392,10 @@ export class EndpointPool implements LeaseOwner {
     record.onIdleEvent = () => this.#onIdleEvent(record);
     record.onCollected = () => this.#onCollected(record);
     collected.register(conn, record, record);
+    // Watched for its whole life; the listener acts only while the socket is idle. (The
+    // unwatch function is not kept: it holds the connection, which must stay collectable.)
+    conn.watchIdle(record.onIdleEvent);
+    this.#sockets.add(record);
     this.#host.track(conn, record);
     this.#counters.created++;
     this.#host.total.created++;
@@ -411,7 +424,8 @@ export class EndpointPool implements LeaseOwner {
   }
 
   #onIdleEvent(record: PooledSocket): void {
-    if (record.state !== "idle") return;
+    // Only a socket sitting in the idle stack (not one between a borrower and its fate).
+    if (record.state !== "idle" || !record.parked) return;
     const conn = record.conn as Connection;
     const problem = idleProblem(conn, record, 0) ?? "peer-closed";
     this.#idle.splice(this.#idle.indexOf(record), 1);
@@ -437,7 +451,7 @@ export class EndpointPool implements LeaseOwner {
       this.#host.total.timeouts++;
     }
     // A dial nobody needs any more is abandoned: its half-made socket is destroyed.
-    const want = Math.max(this.#pending, this.#s.minIdle - this.#idle.length - this.#borrowed.size);
+    const want = Math.max(this.#pending, this.#s.minIdle - this.#idle.length - this.#borrowedCount);
     const surplus = this.#dials[this.#dials.length - 1];
     if (this.#dials.length > want && surplus !== undefined) this.#abortDial(surplus, err);
     this.#settle();
@@ -471,7 +485,7 @@ export class EndpointPool implements LeaseOwner {
   #settle(): void {
     this.#pump();
     this.#check();
-    if (this.#borrowed.size === 0 && this.#dials.length === 0 && this.#drained.length > 0) {
+    if (this.#borrowedCount === 0 && this.#dials.length === 0 && this.#drained.length > 0) {
       for (const resolve of this.#drained.splice(0)) resolve();
     }
     if (this.open === 0 && this.#pending === 0 && this.#s.minIdle === 0 && Date.now() >= this.#unavailableUntil) {
@@ -508,7 +522,7 @@ export class EndpointPool implements LeaseOwner {
   }
 
   #detail(): string {
-    return `${this.#borrowed.size}/${this.#s.maxPerEndpoint} borrowed, ${this.#dials.length} dialing, ${this.#pending} waiting`;
+    return `${this.#borrowedCount}/${this.#s.maxPerEndpoint} borrowed, ${this.#dials.length} dialing, ${this.#pending} waiting`;
   }
 
   #validated(conn: Connection, record: PooledSocket, options: WaitOptions | undefined, stack: string | undefined) {
@@ -543,11 +557,17 @@ export class EndpointPool implements LeaseOwner {
     for (const w of this.#fresh) if (w.waiting) fresh++;
     invariant(live === normal && fresh === this.#freshPending, `${this.key}: waiter counts are off`);
     for (const r of this.#idle) {
-      invariant(r.state === "idle" && r.conn !== undefined && !this.#borrowed.has(r), `${this.key}: bad idle socket`);
+      invariant(r.state === "idle" && r.conn !== undefined && this.#sockets.has(r), `${this.key}: bad idle socket`);
     }
-    for (const r of this.#borrowed) {
-      invariant(r.state === "borrowed" && r.lease !== undefined && !r.lease.spent, `${this.key}: bad borrowed socket`);
+    let borrowed = 0;
+    for (const r of this.#sockets) {
+      if (r.state === "borrowed") {
+        borrowed++;
+        invariant(r.lease !== undefined && !r.lease.spent, `${this.key}: a borrowed socket without a live lease`);
+      } else invariant(r.state === "idle" && r.lease === undefined, `${this.key}: a ${r.state} socket is tracked`);
     }
+    invariant(borrowed === this.#borrowedCount, `${this.key}: ${borrowed} borrowed, counted ${this.#borrowedCount}`);
+    invariant(this.#sockets.size === this.#idle.length + borrowed, `${this.key}: a socket is idle twice or lost`);
     invariant(new Set(this.#idle).size === this.#idle.length, `${this.key}: a socket is idle twice`);
   }
 }

@@ -14,7 +14,7 @@ export type SocketState = "idle" | "borrowed" | "gone";
  *   and its slot recovered.
  * - `expiresAt`: ms since epoch after which the socket is retired (maxLifetime minus jitter).
  * - `uses`: borrows so far. `idleSince`: ms since epoch it last became idle.
- * - `unwatch`: stops the idle watch; set exactly while idle.
+ * - `parked`: the socket is unref'd because it sits idle.
  * - `lease`: the current borrow; set exactly while borrowed.
  */
 export class PooledSocket {
@@ -24,7 +24,7 @@ export class PooledSocket {
   readonly expiresAt: number;
   uses = 0;
   idleSince = 0;
-  unwatch: (() => void) | undefined;
+  parked = false;
   lease: Lease | undefined;
   /** Runs when bytes, EOF, an error or a close arrive while idle. Set by the owning pool. */
   onIdleEvent: () => void = noop;

@@ -93,7 +93,7 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
         if (this.#endpoints.get(pool.key) === pool) this.#endpoints.delete(pool.key);
         this.#starved.delete(pool);
       },
-      emit: (event, ...args) => this.emit(event, ...args),
+      emit: (event, a, b, c, d) => this.emit(event, a, b, c, d),
     };
   }
 

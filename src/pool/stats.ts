@@ -76,7 +76,7 @@ export class Counters {
 
   recordWait(ms: number): void {
     this.#waits[this.#next] = ms;
-    this.#next = (this.#next + 1) % WAIT_SAMPLES;
+    this.#next = (this.#next + 1) & (WAIT_SAMPLES - 1); // a power of two
     if (this.#filled < WAIT_SAMPLES) this.#filled++;
   }
 
