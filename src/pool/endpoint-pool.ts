@@ -77,6 +77,7 @@ export class EndpointPool implements LeaseOwner {
   #lastErrorAt = 0;
   #closing = false;
   readonly #reaper = new Reaper(() => this.#reap());
+  readonly #expiry = new Reaper(() => this.#expireWaiters());
   readonly #drained: Array<() => void> = [];
 
   constructor(endpoint: Endpoint, host: PoolHost) {
@@ -122,12 +123,18 @@ export class EndpointPool implements LeaseOwner {
       this.#freshPending++;
     } else this.#waiters.push(w);
     this.#pending++;
-    w.disarm = armCancel(
-      `acquire from ${this.key}`,
-      { signal: options?.signal, timeout: options?.timeout ?? this.#s.acquireTimeout },
-      (ms) => new AcquireTimeoutError(this.key, ms, this.#detail(), this.#errorSince(w.since)),
-      (err) => this.#cancel(w, err),
-    );
+    if (options?.signal === undefined && options?.timeout === undefined && !fresh) {
+      // The default timeout: deadlines grow in queue order, so one shared timer serves all.
+      w.deadline = now + this.#s.acquireTimeout;
+      this.#expiry.arm(w.deadline);
+    } else {
+      w.disarm = armCancel(
+        `acquire from ${this.key}`,
+        { signal: options?.signal, timeout: options?.timeout ?? this.#s.acquireTimeout },
+        (ms) => new AcquireTimeoutError(this.key, ms, this.#detail(), this.#errorSince(w.since)),
+        (err) => this.#cancel(w, err),
+      );
+    }
     this.#pump();
     this.#check();
     return w.promise;
@@ -202,6 +209,7 @@ export class EndpointPool implements LeaseOwner {
   close(): Promise<void> {
     this.#closing = true;
     this.#reaper.stop();
+    this.#expiry.stop();
     this.#rejectWaiters(new PoolClosedError(`acquire from ${this.key}`));
     for (const ac of [...this.#dials]) this.#abortDial(ac, new PoolClosedError(`connect to ${this.key}`));
     for (const record of this.#idle.splice(0)) this.#destroy(record, record.conn, "pool-closed", undefined, true);
@@ -342,14 +350,16 @@ export class EndpointPool implements LeaseOwner {
     for (;;) {
       if (this.#closing) return;
       const want = Math.max(this.#pending, this.#s.minIdle - this.#idle.length - this.#borrowedCount);
-      if (want <= this.#dials.length) return;
-      const now = Date.now();
-      if (now < this.#unavailableUntil) {
-        if (this.#borrowedCount === 0 && this.#dials.length === 0) this.#rejectWaiters(this.#unavailable(now));
-        this.#reaper.arm(this.#unavailableUntil);
-        return;
+      if (want <= this.#dials.length || this.open >= this.#s.maxPerEndpoint) return;
+      if (this.#unavailableUntil > 0) {
+        const now = Date.now();
+        if (now < this.#unavailableUntil) {
+          if (this.#borrowedCount === 0 && this.#dials.length === 0) this.#rejectWaiters(this.#unavailable(now));
+          this.#reaper.arm(this.#unavailableUntil);
+          return;
+        }
       }
-      if (this.open >= this.#s.maxPerEndpoint || !this.#host.takeSlot(this)) return;
+      if (!this.#host.takeSlot(this)) return;
       this.#dial();
     }
   }
@@ -457,6 +467,25 @@ export class EndpointPool implements LeaseOwner {
     this.#settle();
   }
 
+  /** Times out waiters on the default timeout whose deadline passed; re-arms for the next. */
+  #expireWaiters(): void {
+    const now = Date.now();
+    const expired: Waiter[] = [];
+    for (let i = 0; i < this.#waiters.length; i++) {
+      const w = this.#waiters.at(i) as Waiter;
+      if (!w.waiting || w.deadline === undefined) continue;
+      if (w.deadline > now) {
+        this.#expiry.arm(w.deadline);
+        break;
+      }
+      expired.push(w);
+    }
+    for (const w of expired) {
+      const err = new AcquireTimeoutError(this.key, this.#s.acquireTimeout, this.#detail(), this.#errorSince(w.since));
+      this.#cancel(w, err);
+    }
+  }
+
   /** Retires idle sockets past idleTimeout (down to minIdle) or lifetime, then re-arms. */
   #reap(): void {
     const now = Date.now();
@@ -490,6 +519,7 @@ export class EndpointPool implements LeaseOwner {
     }
     if (this.open === 0 && this.#pending === 0 && this.#s.minIdle === 0 && Date.now() >= this.#unavailableUntil) {
       this.#reaper.disarm();
+      this.#expiry.disarm();
       this.#host.forget(this);
     }
   }

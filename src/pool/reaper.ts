@@ -1,7 +1,8 @@
 /**
- * One unref'd timer that runs `reap` at the earliest deadline it was asked for. The pool arms
- * it only while something is idle, so an idle pool costs one timer and never keeps the
- * process alive; a pool with nothing idle has no timer at all.
+ * One unref'd timer that runs `reap` at the earliest deadline it was asked for. Asking for a
+ * later deadline than the one pending costs nothing, so a busy pool arms it rarely. The pool
+ * uses one for idle and lifetime retirement (armed only while something is idle) and one for
+ * acquire timeouts (armed only while someone waits on the default timeout).
  *
  * State: `#timer` is pending exactly when `#at` (ms since epoch) is finite; `#stopped` is final.
  */

@@ -18,6 +18,8 @@ export class Waiter {
   /** The acquire's stack, kept when leak detection is on. */
   readonly stack: string | undefined;
   disarm: Disarm | undefined;
+  /** When it times out (ms since epoch), if the pool's shared timer watches it instead of `disarm`. */
+  deadline: number | undefined;
   #resolve!: (conn: Connection) => void;
   #reject!: (err: unknown) => void;
   readonly promise = new Promise<Connection>((resolve, reject) => {
