@@ -111,8 +111,7 @@ export class LoadRun {
         this.#latency.record(performance.now() - start);
       } catch (err) {
         this.#recordError(err);
-        // A request that fails at once (a fail-fast pool) must not starve timers and signals.
-        await new Promise((resolve) => setImmediate(resolve));
+        await this.#pauseAfter(err);
       }
       this.#done++;
     }
@@ -127,6 +126,19 @@ export class LoadRun {
 
   #pastDeadline(): boolean {
     return this.#plan.duration !== undefined && this.elapsed >= this.#plan.duration;
+  }
+
+  /**
+   * After a failure: an error that says when to retry (EndpointUnavailableError's
+   * `retryAfter`) is honoured, up to 1 s and the deadline, so a dead endpoint yields a few
+   * meaningful errors rather than a flood; any other error still yields to the event loop,
+   * so requests that fail at once cannot starve timers and signals.
+   */
+  async #pauseAfter(err: unknown): Promise<void> {
+    const retryAfter = (err as { retryAfter?: unknown } | null)?.retryAfter;
+    if (typeof retryAfter !== "number" || !(retryAfter > 0)) return new Promise((resolve) => setImmediate(resolve));
+    const left = this.#plan.duration === undefined ? Number.POSITIVE_INFINITY : this.#plan.duration - this.elapsed;
+    await sleep(Math.max(0, Math.min(retryAfter, 1000, left)));
   }
 
   #recordError(err: unknown): void {

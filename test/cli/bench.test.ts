@@ -4,7 +4,7 @@ import { after, describe, test } from "node:test";
 import { createRpcEchoServer } from "../../src/rpc/index.js";
 import { createEchoServer } from "../../src/server/index.js";
 import { assertNoOpenSockets, closedPort, echoServer, rawServer, TEST_TIMEOUT } from "../helpers/net.js";
-import { runCli } from "./cli.js";
+import { type CliResult, runCli, startCli } from "./cli.js";
 
 const opts = { timeout: TEST_TIMEOUT };
 
@@ -21,9 +21,9 @@ interface BenchJson {
   firstError: string | null;
 }
 
-function parseJson(stdout: string): BenchJson {
+function parseJson({ stdout, stderr }: CliResult): BenchJson {
   const lines = stdout.trim().split("\n");
-  assert.equal(lines.length, 1, `one JSON line, got: ${stdout}`);
+  assert.equal(lines.length, 1, `one JSON line, got: ${stdout}${stderr}`);
   return JSON.parse(lines[0]!) as BenchJson;
 }
 
@@ -33,7 +33,7 @@ describe("sockpool bench", () => {
     const args = ["bench", server.endpoint, "--requests", "200", "-c", "8", "--pool", "3", "--size", "100", "--json"];
     const result = await runCli(t, args);
     assert.equal(result.code, 0, result.stderr);
-    const r = parseJson(result.stdout);
+    const r = parseJson(result);
     assert.equal(r.requests, 200);
     assert.equal(r.errors, 0);
     assert.ok(r.durationMs > 0 && r.rps > 0);
@@ -52,7 +52,7 @@ describe("sockpool bench", () => {
     const ep = `127.0.0.1:${(server.address() as AddressInfo).port}`;
     const result = await runCli(t, ["bench", ep, "--requests", "20", "--concurrency", "20", "--pool", "5", "--json"]);
     assert.equal(result.code, 0, result.stderr);
-    const r = parseJson(result.stdout);
+    const r = parseJson(result);
     assert.equal(r.requests, 20);
     assert.equal(r.errors, 0);
     assert.equal(r.sockets.opened, 5);
@@ -75,7 +75,7 @@ describe("sockpool bench", () => {
     const server = await rawServer(t, (socket) => socket.on("data", (d) => socket.write(Buffer.from(d).fill(0x78))));
     const result = await runCli(t, ["bench", server.endpoint, "-n", "5", "-c", "1", "--size", "16", "--json"]);
     assert.equal(result.code, 1);
-    const r = parseJson(result.stdout);
+    const r = parseJson(result);
     assert.equal(r.requests, 5);
     assert.equal(r.errors, 5);
     assert.deepEqual(r.errorCodes, { ERR_SOCKPOOL_BAD_FRAME: 5 });
@@ -90,11 +90,23 @@ describe("sockpool bench", () => {
     assert.equal(result.stdout, "");
   });
 
+  test("Ctrl-C stops a long run early and still prints the report, exit 0", opts, async (t) => {
+    const server = await echoServer(t);
+    const cli = startCli(t, ["bench", server.endpoint, "--duration", "1h", "-c", "2", "--pool", "2", "--json"]);
+    await server.nthConnection(2); // the preflight socket, then the run's second one
+    cli.child.kill("SIGINT");
+    const result = await cli.exited;
+    assert.equal(result.code, 0, result.stderr);
+    const r = parseJson(result);
+    assert.ok(r.requests > 0 && r.errors === 0, JSON.stringify(r));
+    assert.ok(r.durationMs < 3_600_000);
+  });
+
   test("--duration runs for about that long", opts, async (t) => {
     const server = await echoServer(t);
     const result = await runCli(t, ["bench", server.endpoint, "--duration", "300ms", "-c", "2", "--json"]);
     assert.equal(result.code, 0, result.stderr);
-    const r = parseJson(result.stdout);
+    const r = parseJson(result);
     assert.ok(r.durationMs >= 300, String(r.durationMs));
     assert.ok(r.requests > 0 && r.errors === 0);
   });
@@ -106,7 +118,7 @@ describe("sockpool bench", () => {
     const ep = `127.0.0.1:${(server.address() as AddressInfo).port}`;
     const result = await runCli(t, ["bench", ep, "--rpc", "-n", "100", "-c", "50", "--pool", "2", "--json"]);
     assert.equal(result.code, 0, result.stderr);
-    const r = parseJson(result.stdout);
+    const r = parseJson(result);
     assert.equal(r.requests, 100);
     assert.equal(r.errors, 0);
     assert.ok(r.sockets.opened >= 1 && r.sockets.opened <= 2, `opened ${r.sockets.opened}`);

@@ -26,9 +26,10 @@ export interface CliProcess {
 
 /**
  * Starts `node bin/sockpool.js ...args` with piped stdio (so stdout/stderr are not TTYs).
- * The test's `after` hook kills it (by its own pid) if it is still running.
+ * The test's `after` hook kills it (by its own pid) if it is still running; so does a
+ * watchdog after `limitMs`, and then `exited` rejects with the output so far.
  */
-export function startCli(t: TestContext, args: string[]): CliProcess {
+export function startCli(t: TestContext, args: string[], limitMs = 15_000): CliProcess {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
@@ -47,12 +48,24 @@ export function startCli(t: TestContext, args: string[]): CliProcess {
     err += s;
     notify();
   });
+  // A process that outlives `limitMs` is killed with its output so far in the failure,
+  // which says more than the runner's bare "test timed out".
+  let overdue = false;
+  const watchdog = setTimeout(() => {
+    overdue = true;
+    child.kill("SIGKILL");
+  }, limitMs);
   const exited = once(child, "close").then(([code, signal]) => {
+    clearTimeout(watchdog);
     notify();
+    if (overdue) throw new Error(`sockpool ${args.join(" ")} still running after ${limitMs} ms:\n${out}\n${err}`);
     return { code, signal, stdout: out, stderr: err } as CliResult;
   });
   let done = false;
-  void exited.then(() => (done = true));
+  void exited.then(
+    () => (done = true),
+    () => (done = true),
+  );
   const waitFor = (pattern: RegExp, stream: "stdout" | "stderr" = "stdout") =>
     new Promise<RegExpMatchArray>((resolve, reject) => {
       const check = () => {
@@ -72,8 +85,8 @@ export function startCli(t: TestContext, args: string[]): CliProcess {
 }
 
 /** Runs `sockpool ...args` to completion. */
-export function runCli(t: TestContext, args: string[]): Promise<CliResult> {
-  return startCli(t, args).exited;
+export function runCli(t: TestContext, args: string[], limitMs?: number): Promise<CliResult> {
+  return startCli(t, args, limitMs).exited;
 }
 
 /** Starts `sockpool serve ...args --port 0` and resolves with the process and its port. */

@@ -10,7 +10,7 @@ describe("sockpool demo", () => {
     timeout: 30_000,
   }, async (t) => {
     const started = performance.now();
-    const result = await runCli(t, ["demo"]);
+    const result = await runCli(t, ["demo"], 28_000);
     const elapsed = performance.now() - started;
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stderr, "");

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { LatencyHistogram } from "../../src/cli/histogram.js";
 import { LoadRun } from "../../src/cli/load.js";
 import { ProgressBar, renderBar } from "../../src/cli/progress.js";
-import { ConnectError } from "../../src/errors.js";
+import { ConnectError, EndpointUnavailableError } from "../../src/errors.js";
 import { TEST_TIMEOUT } from "../helpers/net.js";
 
 const opts = { timeout: TEST_TIMEOUT };
@@ -120,6 +120,17 @@ describe("LoadRun", () => {
     });
     const stopped = await endless.run();
     assert.ok(stopped.requests >= 10 && stopped.requests <= 12, String(stopped.requests));
+  });
+
+  test("an error with retryAfter pauses that worker instead of failing in a tight loop", opts, async () => {
+    const cause = new Error("refused");
+    const run = new LoadRun({ concurrency: 1, duration: 200 }, async () => {
+      throw new EndpointUnavailableError("127.0.0.1:1", 50, cause);
+    });
+    const result = await run.run();
+    // One failure per 50 ms window, not thousands.
+    assert.ok(result.errors >= 2 && result.errors <= 5, String(result.errors));
+    assert.deepEqual(result.errorCodes, { ERR_SOCKPOOL_ENDPOINT_UNAVAILABLE: result.errors });
   });
 
   test("--rate spaces request starts over time", opts, async () => {

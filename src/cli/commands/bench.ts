@@ -112,7 +112,11 @@ async function withProgress(run: LoadRun, stream: ProgressStream, total: number 
   }
 }
 
-/** The `--json` object; its first six fields are fixed (other tools read them). */
+/**
+ * The `--json` object; its first six fields are fixed (other tools read them). `requests`
+ * counts every completed request, `errors` the failed ones among them; `rps`, `bytesPerSec`
+ * and `latencyMs` cover successful requests only.
+ */
 export function benchReport(s: BenchSettings, r: LoadResult, sockets: SocketCounts) {
   const { count: _count, ...latencyMs } = r.latency.summary();
   const seconds = r.durationMs / 1000;
@@ -120,7 +124,7 @@ export function benchReport(s: BenchSettings, r: LoadResult, sockets: SocketCoun
     requests: r.requests,
     errors: r.errors,
     durationMs: Math.round(r.durationMs * 1000) / 1000,
-    rps: seconds > 0 ? Math.round((r.requests / seconds) * 100) / 100 : 0,
+    rps: seconds > 0 ? Math.round(((r.requests - r.errors) / seconds) * 100) / 100 : 0,
     latencyMs,
     sockets,
     bytesPerSec: seconds > 0 ? Math.round(r.bytes / seconds) : 0,
