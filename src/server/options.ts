@@ -1,6 +1,64 @@
 import type tls from "node:tls";
+import type { ConnectionOptions } from "../connection/connection.js";
 import { InvalidArgumentError, quote } from "../errors.js";
 import type { Schema } from "../internal/validate.js";
+import type { SlowClientPolicy } from "./hub.js";
+
+/** Every duration is in ms; every limit is off (Infinity) unless set. */
+export interface ServerOptions {
+  /** Clients beyond this are closed at once and counted as `rejected`. `0` is rejected as ambiguous. */
+  maxConnections?: number | undefined;
+  /** Same, per remote address. */
+  maxConnectionsPerAddress?: number | undefined;
+  /** Close a client that sends and receives nothing for this long. */
+  idleTimeout?: number | undefined;
+  /** Line-based servers: close a client whose line passes this many bytes (without `\n`). */
+  maxLineLength?: number | undefined;
+  /** Line-based servers: close a client whose line is not complete this long after its first byte. */
+  lineTimeout?: number | undefined;
+  /** Per-client cap on unsent bytes for broadcasts and protocol flow control. Default 1 MiB. */
+  highWaterMark?: number | undefined;
+  /** Broadcast past `highWaterMark`: `drop` the message for that client or `disconnect` it (default). */
+  slowClientPolicy?: SlowClientPolicy | undefined;
+  /** Options of each stream handler's Connection (`limit` defaults to `maxLineLength`). */
+  connection?: ConnectionOptions | undefined;
+  /** TLS servers: a handshake must finish within this. Default 5000. */
+  handshakeTimeout?: number | undefined;
+  /** `close()` without a timeout waits this long for handlers. Default 10 000. */
+  closeTimeout?: number | undefined;
+  /** Disable Nagle's algorithm on accepted sockets. Default true. */
+  noDelay?: boolean | undefined;
+  /** TCP keep-alive probes on accepted sockets (first after 30 s). Default true. */
+  keepAlive?: boolean | undefined;
+}
+
+export interface ServerStats {
+  state: ServerState;
+  /** Clients connected now. */
+  current: number;
+  /** Clients accepted since listen. */
+  total: number;
+  /** Clients closed at once for `maxConnections` or `maxConnectionsPerAddress`. */
+  rejected: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Broadcast messages skipped for slow clients (`drop` policy). */
+  dropped: number;
+  /** Clients closed for being slow (`disconnect` policy). */
+  slowDisconnects: number;
+  idleTimeouts: number;
+  lineTimeouts: number;
+  linesTooLong: number;
+  /** Handler or protocol errors (each also emitted as `error`). */
+  handlerErrors: number;
+  /** Handlers that ended on the client's own reset or close. */
+  clientErrors: number;
+  /** TLS handshakes that failed or timed out. */
+  tlsErrors: number;
+}
+
+/** `idle → listening → closing → closed`; `idle → closed` when closed before listening. */
+export type ServerState = "idle" | "listening" | "closing" | "closed";
 
 /** Where and how to listen. */
 export interface ListenOptions {

@@ -7,74 +7,26 @@ import { InvalidArgumentError, quote, ServerClosedError, SocketError } from "../
 import { deferred } from "../internal/deferred.js";
 import { validateOptions } from "../internal/validate.js";
 import type { Client, ClientHost, PolicyStat } from "./client.js";
-import { type BroadcastResult, Hub, type SlowClientPolicy } from "./hub.js";
-import { type ListenOptions, listenOptionsSchema, serverOptionsSchema, tlsServerOptions } from "./options.js";
+import { type BroadcastResult, Hub } from "./hub.js";
+import {
+  type ListenOptions,
+  listenOptionsSchema,
+  type ServerOptions,
+  type ServerState,
+  type ServerStats,
+  serverOptionsSchema,
+  tlsServerOptions,
+} from "./options.js";
 import { type Protocol, type ProtocolFactory, Transport } from "./protocol.js";
 import { StreamClient, type StreamHandler } from "./stream-client.js";
 
-export type { ListenOptions } from "./options.js";
+export type { ListenOptions, ServerOptions, ServerState, ServerStats } from "./options.js";
 
 /** How the server runs each connection. */
 type ResolvedHandler = { kind: "stream"; run: StreamHandler } | { kind: "protocol"; make: () => Protocol };
 
 /** A stream handler, a Protocol class, or `{ protocol: factory }`. */
 export type ServerHandler = StreamHandler | (new () => Protocol) | { protocol: ProtocolFactory };
-
-/** Every duration is in ms; every limit is off (Infinity) unless set. */
-export interface ServerOptions {
-  /** Clients beyond this are closed at once and counted as `rejected`. `0` is rejected as ambiguous. */
-  maxConnections?: number | undefined;
-  /** Same, per remote address. */
-  maxConnectionsPerAddress?: number | undefined;
-  /** Close a client that sends and receives nothing for this long. */
-  idleTimeout?: number | undefined;
-  /** Line-based servers: close a client whose line passes this many bytes (without `\n`). */
-  maxLineLength?: number | undefined;
-  /** Line-based servers: close a client whose line is not complete this long after its first byte. */
-  lineTimeout?: number | undefined;
-  /** Per-client cap on unsent bytes for broadcasts and protocol flow control. Default 1 MiB. */
-  highWaterMark?: number | undefined;
-  /** Broadcast past `highWaterMark`: `drop` the message for that client or `disconnect` it (default). */
-  slowClientPolicy?: SlowClientPolicy | undefined;
-  /** Options of each stream handler's Connection (`limit` defaults to `maxLineLength`). */
-  connection?: ConnectionOptions | undefined;
-  /** TLS servers: a handshake must finish within this. Default 5000. */
-  handshakeTimeout?: number | undefined;
-  /** `close()` without a timeout waits this long for handlers. Default 10 000. */
-  closeTimeout?: number | undefined;
-  /** Disable Nagle's algorithm on accepted sockets. Default true. */
-  noDelay?: boolean | undefined;
-  /** TCP keep-alive probes on accepted sockets (first after 30 s). Default true. */
-  keepAlive?: boolean | undefined;
-}
-
-export interface ServerStats {
-  state: ServerState;
-  /** Clients connected now. */
-  current: number;
-  /** Clients accepted since listen. */
-  total: number;
-  /** Clients closed at once for `maxConnections` or `maxConnectionsPerAddress`. */
-  rejected: number;
-  bytesIn: number;
-  bytesOut: number;
-  /** Broadcast messages skipped for slow clients (`drop` policy). */
-  dropped: number;
-  /** Clients closed for being slow (`disconnect` policy). */
-  slowDisconnects: number;
-  idleTimeouts: number;
-  lineTimeouts: number;
-  linesTooLong: number;
-  /** Handler or protocol errors (each also emitted as `error`). */
-  handlerErrors: number;
-  /** Handlers that ended on the client's own reset or close. */
-  clientErrors: number;
-  /** TLS handshakes that failed or timed out. */
-  tlsErrors: number;
-}
-
-/** `idle → listening → closing → closed`; `idle → closed` when closed before listening. */
-export type ServerState = "idle" | "listening" | "closing" | "closed";
 
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 
