@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import { after, describe, test } from "node:test";
 import { connect } from "../../src/connection/connect.js";
@@ -127,6 +128,17 @@ describe("sockpool serve", () => {
     );
     await channel.close();
     assert.equal((await interrupt(cli)).code, 0);
+  });
+
+  test("--workers: when every worker dies, the primary says so and exits 1", opts, async (t) => {
+    const { cli } = await serveCli(t, ["echo", "--workers", "2"]);
+    const pid = cli.child.pid as number;
+    const workers = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).map(Number);
+    assert.equal(workers.length, 2);
+    for (const w of workers) process.kill(w, "SIGKILL");
+    const result = await cli.exited;
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /ERR_SOCKPOOL_SERVER_CLOSED: every worker exited on its own/);
   });
 
   test("a port in use is a clear error with exit 1", opts, async (t) => {

@@ -30,10 +30,11 @@ export const benchCommand: Command = {
     "Runs C requests at a time through a pool of at most K sockets. Each request writes SIZE\n" +
     "bytes (the last one a newline), reads SIZE bytes back and checks they are the same, so\n" +
     "the server must echo. Latency runs from asking the pool for a socket to the last byte\n" +
-    "back, so it includes waiting for a socket. With neither --requests nor --duration, runs\n" +
-    "10s. A progress bar is drawn on stderr when it is a terminal. Ctrl-C stops early and\n" +
-    "still prints the summary. With --rpc, requests are RPC frames multiplexed over at most\n" +
-    "K sockets (a ChannelPool); sockets.reused then counts requests that rode an open one.",
+    "back, so it includes waiting for a socket; latency and throughput count successful\n" +
+    "requests. Without --requests or --duration, runs for 10s. A progress bar is drawn on\n" +
+    "stderr when it is a terminal. Ctrl-C stops early and still prints the summary. With\n" +
+    "--rpc, requests are RPC frames multiplexed over at most K sockets (a ChannelPool);\n" +
+    "sockets.reused then counts requests that rode an open one.",
   options: {
     requests: { type: "string", short: "n", value: "N", help: "complete N requests, then stop" },
     duration: { type: "string", short: "d", value: "DURATION", help: "start requests for this long (default 10s)" },

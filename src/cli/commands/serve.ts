@@ -38,20 +38,20 @@ export const serveCommand: Command = {
   name: "serve",
   summary: "run a built-in server: echo, chat, ack, print or rpc-echo",
   usage: [
-    "serve echo  [--host H] [--port P] [--delay 1s] [--once]",
-    "serve chat  [--host H] [--port P]",
-    "serve ack   [--host H] [--port P] [--message TEXT]",
-    "serve print [--host H] [--port P]",
+    "serve echo     [--host H] [--port P] [--delay 1s] [--once]",
+    "serve chat     [--host H] [--port P]",
+    "serve ack      [--host H] [--port P] [--message TEXT]",
+    "serve print    [--host H] [--port P]",
     "serve rpc-echo [--host H] [--port P] [--delay 1s]",
   ],
   description:
-    "echo   sends back every chunk it gets (after --delay; with --once, answers one message\n" +
-    "       and closes, a one-shot server a pool must not reuse)\n" +
-    "chat   sends every line to every other client\n" +
-    "ack    answers each line with --message and a newline\n" +
-    "print  prints each line on stdout, prefixed by the client's address\n" +
+    "echo      sends back every chunk it gets (after --delay; with --once, answers one\n" +
+    "          message and closes: a one-shot server a pool must not reuse)\n" +
+    "chat      sends every line to every other client\n" +
+    "ack       answers each line with --message and a newline\n" +
+    "print     prints each line on stdout, prefixed by the client's address\n" +
     "rpc-echo  answers each request of the multiplexed RPC protocol with its payload\n" +
-    "       (after --delay, many in flight per socket); bench it with bench --rpc\n\n" +
+    "          (after --delay; many in flight per socket); load it with bench --rpc\n\n" +
     'Prints "<kind> server listening on HOST:PORT" once bound. Ctrl-C or SIGTERM closes\n' +
     "gracefully: stops accepting, lets clients finish for up to --close-timeout, exits 0;\n" +
     "a second Ctrl-C forces (exit 130). Binds 127.0.0.1 unless --host says otherwise.",
@@ -167,7 +167,11 @@ async function serveCluster(s: ServeSettings, io: CliIo): Promise<number> {
   try {
     const where = formatAddress(handle.address);
     io.stdout.write(`${s.kind} server listening on ${where} with ${s.workers} workers (Ctrl-C to stop)\n`);
-    await Promise.race([stopped.signal, handle.closed]);
+    const first = await Promise.race([stopped.signal, handle.closed.then(() => "exited" as const)]);
+    if (first === "exited") {
+      io.stderr.write(`ERR_SOCKPOOL_SERVER_CLOSED: every worker exited on its own; see their errors above\n`);
+      return EXIT.error;
+    }
     io.stderr.write(`closing ${s.workers} workers, up to ${formatMs(s.closeTimeout)} each (again to force)\n`);
     await handle.close();
     io.stderr.write("closed\n");
