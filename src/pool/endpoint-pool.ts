@@ -9,14 +9,21 @@ import {
   QueueFullError,
 } from "../errors.js";
 import { armCancel, type WaitOptions } from "../internal/cancel.js";
-import { Fifo } from "../internal/fifo.js";
 import { checkingInvariants, invariant } from "../internal/invariant.js";
-import { dialWithRetries } from "./dial.js";
-import { idleProblem, Lease, type LeaseOwner, PooledSocket, releaseProblem } from "./lease.js";
+import { dialWithRetries, FailFast } from "./dial.js";
+import {
+  idleProblem,
+  Lease,
+  type LeaseOwner,
+  PooledSocket,
+  releaseProblem,
+  type Validate,
+  validated,
+} from "./lease.js";
 import type { PoolSettings } from "./options.js";
-import { Reaper } from "./reaper.js";
+import { dueForRetirement, Reaper } from "./reaper.js";
 import { Counters, type DestroyReason, type EndpointStats } from "./stats.js";
-import { Waiter } from "./waiter.js";
+import { Waiter, WaiterQueue } from "./waiter.js";
 
 /** What an endpoint pool needs from the SocketPool that holds it. */
 export interface PoolHost {
@@ -47,11 +54,9 @@ const collected = new FinalizationRegistry<PooledSocket>((record) => record.onCo
  *   ages out at the bottom, where `idleSince` is oldest).
  * - `#sockets`: every open socket (idle or borrowed); `#borrowedCount`: how many are lent
  *   out. `#dials`: dials in progress, oldest first (one
- *   AbortController each). `#waiters`: queued acquires, FIFO; settled ones are skipped
- *   lazily. `#fresh`: queued retries that want a new socket (served by dials only).
- *   `#pending` counts waiters of both queues still waiting, `#freshPending` those in `#fresh`.
- * - `#failures`: consecutive failed dials; `#unavailableUntil` (ms since epoch): fail fast
- *   until then; `#lastError`/`#lastErrorAt`: the last dial error and when.
+ *   AbortController each). `#waiters`: queued acquires (see {@link WaiterQueue}); retries
+ *   that want a fresh socket are served by new dials only.
+ * - `#failFast`: consecutive dial failures, the fail-fast window and the last dial error.
  * - `#closing`: final; nothing is lent or pooled after it.
  * Invariants at every synchronous boundary: open = idle + borrowed + dialing ≤ maxPerEndpoint;
  * a socket is in exactly one of idle or borrowed; if a (non-fresh) acquire waits, nothing is
@@ -67,14 +72,8 @@ export class EndpointPool implements LeaseOwner {
   readonly #sockets = new Set<PooledSocket>();
   #borrowedCount = 0;
   readonly #dials: AbortController[] = [];
-  readonly #waiters = new Fifo<Waiter>();
-  readonly #fresh = new Fifo<Waiter>();
-  #pending = 0;
-  #freshPending = 0;
-  #failures = 0;
-  #unavailableUntil = 0;
-  #lastError: unknown;
-  #lastErrorAt = 0;
+  readonly #waiters = new WaiterQueue();
+  readonly #failFast: FailFast;
   #closing = false;
   readonly #reaper = new Reaper(() => this.#reap());
   readonly #expiry = new Reaper(() => this.#expireWaiters());
@@ -85,6 +84,7 @@ export class EndpointPool implements LeaseOwner {
     this.key = endpoint.key;
     this.#host = host;
     this.#s = host.settings;
+    this.#failFast = new FailFast(this.key, this.#s.failFastWindow, this.#s.failFastMaxWindow);
   }
 
   get open(): number {
@@ -106,23 +106,24 @@ export class EndpointPool implements LeaseOwner {
       const validate = this.#s.validate !== undefined && now - record.idleSince >= this.#s.validateAfter;
       const conn = this.#lend(record, now, 0, stack);
       this.#check();
-      return validate ? this.#validated(conn, record, options, stack) : Promise.resolve(conn);
+      if (!validate) return Promise.resolve(conn);
+      const retry = () => this.acquire(options, stack);
+      return validated(conn, record, this.#s.validate as Validate, retry, (lease, err) =>
+        this.destroyLent(lease, conn, "validation", err),
+      );
     }
     if (options?.signal?.aborted) {
       return Promise.reject(new AbortError(`acquire from ${this.key}`, options.signal.reason));
     }
-    if (now < this.#unavailableUntil && this.#borrowedCount === 0 && this.#dials.length === 0) {
-      return Promise.reject(this.#unavailable(now));
+    if (now < this.#failFast.until && this.#borrowedCount === 0 && this.#dials.length === 0) {
+      return Promise.reject(this.#failFast.error(now));
     }
-    if (this.#pending >= this.#s.maxWaiting) return Promise.reject(new QueueFullError(this.key, this.#s.maxWaiting));
+    if (this.#waiters.pending >= this.#s.maxWaiting)
+      return Promise.reject(new QueueFullError(this.key, this.#s.maxWaiting));
     const w = new Waiter(stack, fresh);
-    if (fresh) {
-      // A retry after a stale socket wants a new one: make room by closing the oldest idle.
-      if (this.open >= this.#s.maxPerEndpoint) this.#evictOldest("replaced");
-      this.#fresh.push(w);
-      this.#freshPending++;
-    } else this.#waiters.push(w);
-    this.#pending++;
+    // A retry after a stale socket wants a new one: make room by closing the oldest idle.
+    if (fresh && this.open >= this.#s.maxPerEndpoint) this.#evictOldest("replaced");
+    this.#waiters.push(w);
     if (options?.signal === undefined && options?.timeout === undefined && !fresh) {
       // The default timeout: deadlines grow in queue order, so one shared timer serves all.
       w.deadline = now + this.#s.acquireTimeout;
@@ -131,7 +132,7 @@ export class EndpointPool implements LeaseOwner {
       w.disarm = armCancel(
         `acquire from ${this.key}`,
         { signal: options?.signal, timeout: options?.timeout ?? this.#s.acquireTimeout },
-        (ms) => new AcquireTimeoutError(this.key, ms, this.#detail(), this.#errorSince(w.since)),
+        (ms) => new AcquireTimeoutError(this.key, ms, this.#detail(), this.#failFast.errorSince(w.since)),
         (err) => this.#cancel(w, err),
       );
     }
@@ -210,7 +211,7 @@ export class EndpointPool implements LeaseOwner {
     this.#closing = true;
     this.#reaper.stop();
     this.#expiry.stop();
-    this.#rejectWaiters(new PoolClosedError(`acquire from ${this.key}`));
+    this.#waiters.rejectAll(new PoolClosedError(`acquire from ${this.key}`));
     for (const ac of [...this.#dials]) this.#abortDial(ac, new PoolClosedError(`connect to ${this.key}`));
     for (const record of this.#idle.splice(0)) this.#destroy(record, record.conn, "pool-closed", undefined, true);
     this.#check();
@@ -233,7 +234,7 @@ export class EndpointPool implements LeaseOwner {
       idle: this.#idle.length,
       borrowed: this.#borrowedCount,
       dialing: this.#dials.length,
-      pending: this.#pending,
+      pending: this.#waiters.pending,
     });
   }
 
@@ -291,13 +292,13 @@ export class EndpointPool implements LeaseOwner {
    */
   #offer(record: PooledSocket, conn: Connection, now: number): boolean {
     record.conn = conn;
-    const w = (record.uses === 0 ? this.#shiftLive(this.#fresh) : undefined) ?? this.#shiftLive(this.#waiters);
+    const w = this.#waiters.shift(record.uses === 0);
     if (w !== undefined) {
       w.deliver(this.#lend(record, now, now - w.since, w.stack));
       return true;
     }
-    if (this.#closing || this.#idle.length >= this.#s.maxIdle || this.#freshPending > 0) {
-      const reason = this.#closing ? "pool-closed" : this.#freshPending > 0 ? "replaced" : "max-idle";
+    if (this.#closing || this.#idle.length >= this.#s.maxIdle || this.#waiters.freshPending > 0) {
+      const reason = this.#closing ? "pool-closed" : this.#waiters.freshPending > 0 ? "replaced" : "max-idle";
       this.#destroy(record, conn, reason, undefined, true);
       return false;
     }
@@ -349,13 +350,13 @@ export class EndpointPool implements LeaseOwner {
   #pump(): void {
     for (;;) {
       if (this.#closing) return;
-      const want = Math.max(this.#pending, this.#s.minIdle - this.#idle.length - this.#borrowedCount);
+      const want = Math.max(this.#waiters.pending, this.#s.minIdle - this.#idle.length - this.#borrowedCount);
       if (want <= this.#dials.length || this.open >= this.#s.maxPerEndpoint) return;
-      if (this.#unavailableUntil > 0) {
+      if (this.#failFast.until > 0) {
         const now = Date.now();
-        if (now < this.#unavailableUntil) {
-          if (this.#borrowedCount === 0 && this.#dials.length === 0) this.#rejectWaiters(this.#unavailable(now));
-          this.#reaper.arm(this.#unavailableUntil);
+        if (now < this.#failFast.until) {
+          if (this.#borrowedCount === 0 && this.#dials.length === 0) this.#waiters.rejectAll(this.#failFast.error(now));
+          this.#reaper.arm(this.#failFast.until);
           return;
         }
       }
@@ -370,8 +371,7 @@ export class EndpointPool implements LeaseOwner {
     dialWithRetries(this.endpoint, this.#s, ac.signal, (err) => {
       this.#counters.connectErrors++;
       this.#host.total.connectErrors++;
-      this.#lastError = err;
-      this.#lastErrorAt = Date.now();
+      this.#failFast.noteError(err);
     }).then(
       (conn) => this.#onDialed(ac, conn),
       (err) => this.#onDialFailed(ac, err),
@@ -394,8 +394,7 @@ export class EndpointPool implements LeaseOwner {
       this.#settle();
       return;
     }
-    this.#failures = 0;
-    this.#unavailableUntil = 0;
+    this.#failFast.succeeded();
     const now = Date.now();
     const jitter = Math.random() * this.#s.lifetimeJitter;
     const record = new PooledSocket(conn, now + this.#s.maxLifetime - jitter);
@@ -419,15 +418,11 @@ export class EndpointPool implements LeaseOwner {
     if (i >= 0) {
       this.#dials.splice(i, 1);
       this.#host.giveSlot();
-      this.#failures++;
-      if (this.#s.failFastWindow > 0) {
-        const window = Math.min(this.#s.failFastMaxWindow, this.#s.failFastWindow * 2 ** (this.#failures - 1));
-        this.#unavailableUntil = Date.now() + window;
-        this.#reaper.arm(this.#unavailableUntil); // to leave the map once the window ends
-      }
+      this.#failFast.failed();
+      this.#reaper.arm(this.#failFast.until); // to leave the map once the window ends
       // The failure goes to the oldest waiter at once; the rest wait for sockets in use or
       // get EndpointUnavailableError from #pump while the window lasts.
-      const w = this.#shiftWaiting();
+      const w = this.#waiters.shift(true);
       if (w !== undefined) w.reject(err);
     }
     this.#settle();
@@ -454,14 +449,13 @@ export class EndpointPool implements LeaseOwner {
 
   #cancel(w: Waiter, err: Error): void {
     if (!w.reject(err)) return;
-    this.#pending--;
-    if (w.fresh) this.#freshPending--;
+    this.#waiters.settled(w);
     if (err instanceof AcquireTimeoutError) {
       this.#counters.timeouts++;
       this.#host.total.timeouts++;
     }
     // A dial nobody needs any more is abandoned: its half-made socket is destroyed.
-    const want = Math.max(this.#pending, this.#s.minIdle - this.#idle.length - this.#borrowedCount);
+    const want = Math.max(this.#waiters.pending, this.#s.minIdle - this.#idle.length - this.#borrowedCount);
     const surplus = this.#dials[this.#dials.length - 1];
     if (this.#dials.length > want && surplus !== undefined) this.#abortDial(surplus, err);
     this.#settle();
@@ -469,43 +463,23 @@ export class EndpointPool implements LeaseOwner {
 
   /** Times out waiters on the default timeout whose deadline passed; re-arms for the next. */
   #expireWaiters(): void {
-    const now = Date.now();
-    const expired: Waiter[] = [];
-    for (let i = 0; i < this.#waiters.length; i++) {
-      const w = this.#waiters.at(i) as Waiter;
-      if (!w.waiting || w.deadline === undefined) continue;
-      if (w.deadline > now) {
-        this.#expiry.arm(w.deadline);
-        break;
-      }
-      expired.push(w);
-    }
+    const { expired, next } = this.#waiters.expired(Date.now());
+    this.#expiry.arm(next);
     for (const w of expired) {
-      const err = new AcquireTimeoutError(this.key, this.#s.acquireTimeout, this.#detail(), this.#errorSince(w.since));
+      const err = new AcquireTimeoutError(
+        this.key,
+        this.#s.acquireTimeout,
+        this.#detail(),
+        this.#failFast.errorSince(w.since),
+      );
       this.#cancel(w, err);
     }
   }
 
   /** Retires idle sockets past idleTimeout (down to minIdle) or lifetime, then re-arms. */
   #reap(): void {
-    const now = Date.now();
-    let next = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < this.#idle.length; ) {
-      const record = this.#idle[i] as PooledSocket;
-      const idleEnd = record.idleSince + this.#s.idleTimeout;
-      const canIdle = this.#idle.length > this.#s.minIdle;
-      let reason: DestroyReason | undefined;
-      if (now >= record.expiresAt) reason = "lifetime";
-      else if (canIdle && now >= idleEnd) reason = "idle-timeout";
-      if (reason === undefined) {
-        // A socket kept for minIdle re-arms for its lifetime only, never a past idle deadline.
-        next = Math.min(next, record.expiresAt, idleEnd > now ? idleEnd : Number.POSITIVE_INFINITY);
-        i++;
-        continue;
-      }
-      this.#idle.splice(i, 1);
-      this.#destroy(record, record.conn, reason, undefined, true);
-    }
+    const { retire, next } = dueForRetirement(this.#idle, Date.now(), this.#s.idleTimeout, this.#s.minIdle);
+    for (const [record, reason] of retire) this.#destroy(record, record.conn, reason, undefined, true);
     this.#reaper.arm(next);
     this.#settle();
   }
@@ -517,7 +491,7 @@ export class EndpointPool implements LeaseOwner {
     if (this.#borrowedCount === 0 && this.#dials.length === 0 && this.#drained.length > 0) {
       for (const resolve of this.#drained.splice(0)) resolve();
     }
-    if (this.open === 0 && this.#pending === 0 && this.#s.minIdle === 0 && Date.now() >= this.#unavailableUntil) {
+    if (this.open === 0 && this.#waiters.pending === 0 && this.#s.minIdle === 0 && Date.now() >= this.#failFast.until) {
       this.#reaper.disarm();
       this.#expiry.disarm();
       this.#host.forget(this);
@@ -525,67 +499,17 @@ export class EndpointPool implements LeaseOwner {
   }
 
   /** The oldest waiter still waiting (retries wanting a fresh socket first), dequeued. */
-  #shiftWaiting(): Waiter | undefined {
-    return this.#shiftLive(this.#fresh) ?? this.#shiftLive(this.#waiters);
-  }
-
-  #shiftLive(queue: Fifo<Waiter>): Waiter | undefined {
-    for (let w = queue.shift(); w !== undefined; w = queue.shift()) {
-      if (!w.waiting) continue;
-      this.#pending--;
-      if (w.fresh) this.#freshPending--;
-      return w;
-    }
-    return undefined;
-  }
-
-  #rejectWaiters(err: Error): void {
-    for (let w = this.#shiftWaiting(); w !== undefined; w = this.#shiftWaiting()) w.reject(err);
-  }
-
-  #unavailable(now: number): EndpointUnavailableError {
-    return new EndpointUnavailableError(this.key, this.#unavailableUntil - now, this.#lastError);
-  }
-
-  #errorSince(since: number): unknown {
-    return this.#lastErrorAt >= since ? this.#lastError : undefined;
-  }
-
   #detail(): string {
-    return `${this.#borrowedCount}/${this.#s.maxPerEndpoint} borrowed, ${this.#dials.length} dialing, ${this.#pending} waiting`;
-  }
-
-  #validated(conn: Connection, record: PooledSocket, options: WaitOptions | undefined, stack: string | undefined) {
-    const validate = this.#s.validate as NonNullable<PoolSettings["validate"]>;
-    return (async () => {
-      let ok = false;
-      let err: unknown;
-      try {
-        ok = (await validate(conn)) === true;
-      } catch (e) {
-        err = e;
-      }
-      const lease = record.lease;
-      if (ok && !conn.dirty && conn.bufferedLength === 0 && lease !== undefined) return conn;
-      // Queue the retry before freeing the slot, so this pool never looks empty (and leaves
-      // the map) in between.
-      const retry = this.acquire(options, stack);
-      if (lease !== undefined && !lease.spent) this.destroyLent(lease, conn, "validation", err);
-      return retry;
-    })();
+    return `${this.#borrowedCount}/${this.#s.maxPerEndpoint} borrowed, ${this.#dials.length} dialing, ${this.#waiters.pending} waiting`;
   }
 
   #check(): void {
     if (!checkingInvariants) return;
     const open = this.open;
     invariant(open <= this.#s.maxPerEndpoint, `${this.key}: open ${open} > max ${this.#s.maxPerEndpoint}`);
-    const normal = this.#pending - this.#freshPending;
+    const normal = this.#waiters.pending - this.#waiters.freshPending;
     invariant(normal === 0 || this.#idle.length === 0, `${this.key}: waiters while sockets are idle`);
-    let live = 0;
-    let fresh = 0;
-    for (const w of this.#waiters) if (w.waiting) live++;
-    for (const w of this.#fresh) if (w.waiting) fresh++;
-    invariant(live === normal && fresh === this.#freshPending, `${this.key}: waiter counts are off`);
+    this.#waiters.check(this.key);
     for (const r of this.#idle) {
       invariant(r.state === "idle" && r.conn !== undefined && this.#sockets.has(r), `${this.key}: bad idle socket`);
     }

@@ -111,3 +111,33 @@ export function releaseProblem(
   if (record.uses >= maxUses) return "max-uses";
   return undefined;
 }
+
+/** The `validate` hook of SocketPoolOptions. */
+export type Validate = (conn: Connection) => boolean | Promise<boolean>;
+
+/**
+ * Runs `validate` on a connection just lent from the idle stack. Resolves with it when the
+ * hook says true and left the stream clean; otherwise queues `retry()` (another acquire)
+ * and only then destroys the connection through `discard`, so the endpoint's pool never
+ * looks empty in between. A throwing hook counts as false; its error goes to `discard`.
+ */
+export async function validated(
+  conn: Connection,
+  record: PooledSocket,
+  validate: Validate,
+  retry: () => Promise<Connection>,
+  discard: (lease: Lease, err: unknown) => void,
+): Promise<Connection> {
+  let ok = false;
+  let err: unknown;
+  try {
+    ok = (await validate(conn)) === true;
+  } catch (e) {
+    err = e;
+  }
+  const lease = record.lease;
+  if (ok && !conn.dirty && conn.bufferedLength === 0 && lease !== undefined) return conn;
+  const next = retry();
+  if (lease !== undefined && !lease.spent) discard(lease, err);
+  return next;
+}

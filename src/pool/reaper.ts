@@ -1,3 +1,6 @@
+import type { PooledSocket } from "./lease.js";
+import type { DestroyReason } from "./stats.js";
+
 /**
  * One unref'd timer that runs `reap` at the earliest deadline it was asked for. Asking for a
  * later deadline than the one pending costs nothing, so a busy pool arms it rarely. The pool
@@ -44,4 +47,36 @@ export class Reaper {
     this.#at = Number.POSITIVE_INFINITY;
     this.#reap();
   };
+}
+
+/**
+ * Takes out of `idle` (oldest first) the sockets due for retirement at `now`: past their
+ * lifetime, or idle past `idleTimeout` while more than `minIdle` remain. Returns them with
+ * the reason, and the next deadline among those left (Infinity if none). A socket kept
+ * only for minIdle counts with its lifetime, never with an idle deadline already past, so
+ * the timer cannot spin.
+ */
+export function dueForRetirement(
+  idle: PooledSocket[],
+  now: number,
+  idleTimeout: number,
+  minIdle: number,
+): { retire: [PooledSocket, DestroyReason][]; next: number } {
+  const retire: [PooledSocket, DestroyReason][] = [];
+  let next = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < idle.length; ) {
+    const record = idle[i] as PooledSocket;
+    const idleEnd = record.idleSince + idleTimeout;
+    let reason: DestroyReason | undefined;
+    if (now >= record.expiresAt) reason = "lifetime";
+    else if (idle.length > minIdle && now >= idleEnd) reason = "idle-timeout";
+    if (reason === undefined) {
+      next = Math.min(next, record.expiresAt, idleEnd > now ? idleEnd : Number.POSITIVE_INFINITY);
+      i++;
+    } else {
+      idle.splice(i, 1);
+      retire.push([record, reason]);
+    }
+  }
+  return { retire, next };
 }

@@ -1,5 +1,7 @@
 import type { Connection } from "../connection/connection.js";
 import type { Disarm } from "../internal/cancel.js";
+import { Fifo } from "../internal/fifo.js";
+import { invariant } from "../internal/invariant.js";
 
 /** `waiting → delivered | rejected`; nothing leaves a final state. */
 export type WaiterState = "waiting" | "delivered" | "rejected";
@@ -55,5 +57,75 @@ export class Waiter {
     this.disarm?.();
     this.#reject(err);
     return true;
+  }
+}
+
+/**
+ * The acquires waiting on one endpoint: a FIFO of ordinary waiters and a FIFO of retries
+ * that want a freshly dialed socket. Waiters that settled on their own (timeout, abort) stay
+ * queued and are skipped lazily, so cancelling is O(1).
+ *
+ * State: `#normal`, `#fresh`: oldest first, settled ones included. `pending` counts the
+ * waiters of both queues still waiting; `freshPending` those in `#fresh`.
+ */
+export class WaiterQueue {
+  readonly #normal = new Fifo<Waiter>();
+  readonly #fresh = new Fifo<Waiter>();
+  pending = 0;
+  freshPending = 0;
+
+  push(w: Waiter): void {
+    (w.fresh ? this.#fresh : this.#normal).push(w);
+    this.pending++;
+    if (w.fresh) this.freshPending++;
+  }
+
+  /** Dequeues the oldest waiter still waiting; a retry wanting a fresh socket first if `fresh`. */
+  shift(fresh: boolean): Waiter | undefined {
+    return (fresh ? this.#shiftLive(this.#fresh) : undefined) ?? this.#shiftLive(this.#normal);
+  }
+
+  /** Counts a waiter that settled on its own as gone (it stays queued until skipped). */
+  settled(w: Waiter): void {
+    this.pending--;
+    if (w.fresh) this.freshPending--;
+  }
+
+  /** Rejects every waiting waiter with `err`, oldest first. */
+  rejectAll(err: Error): void {
+    for (let w = this.shift(true); w !== undefined; w = this.shift(true)) w.reject(err);
+  }
+
+  /**
+   * Ordinary waiters on the shared default timeout whose deadline is ≤ `now`, and the
+   * earliest deadline still ahead (Infinity if none). Deadlines grow in queue order.
+   */
+  expired(now: number): { expired: Waiter[]; next: number } {
+    const expired: Waiter[] = [];
+    for (let i = 0; i < this.#normal.length; i++) {
+      const w = this.#normal.at(i) as Waiter;
+      if (!w.waiting || w.deadline === undefined) continue;
+      if (w.deadline > now) return { expired, next: w.deadline };
+      expired.push(w);
+    }
+    return { expired, next: Number.POSITIVE_INFINITY };
+  }
+
+  /** For invariant checks: the counts match the waiters whose state is "waiting". */
+  check(where: string): void {
+    let normal = 0;
+    let fresh = 0;
+    for (const w of this.#normal) if (w.waiting) normal++;
+    for (const w of this.#fresh) if (w.waiting) fresh++;
+    invariant(fresh === this.freshPending && normal + fresh === this.pending, `${where}: waiter counts are off`);
+  }
+
+  #shiftLive(queue: Fifo<Waiter>): Waiter | undefined {
+    for (let w = queue.shift(); w !== undefined; w = queue.shift()) {
+      if (!w.waiting) continue;
+      this.settled(w);
+      return w;
+    }
+    return undefined;
   }
 }
