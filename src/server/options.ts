@@ -1,5 +1,6 @@
 import type tls from "node:tls";
 import type { ConnectionOptions } from "../connection/connection.js";
+import { MAX_UNIX_PATH_BYTES } from "../endpoint.js";
 import { InvalidArgumentError, quote } from "../errors.js";
 import type { Schema } from "../internal/validate.js";
 import type { SlowClientPolicy } from "./hub.js";
@@ -111,4 +112,14 @@ export function tlsServerOptions(options: tls.TlsOptions, handshakeTimeout: numb
     );
   }
   return { allowHalfOpen: true, ...options, minVersion, handshakeTimeout: handshakeTimeout ?? 5000 };
+}
+
+/** Checks what `listen()` binds to before any I/O. */
+export function checkListenTarget(port: number, path: string | undefined): void {
+  if (port > 65_535) throw new InvalidArgumentError(`listen options.port must be 0–65535, got ${port}`);
+  if (path !== undefined && Buffer.byteLength(path) > MAX_UNIX_PATH_BYTES) {
+    throw new InvalidArgumentError(
+      `listen options.path is longer than ${MAX_UNIX_PATH_BYTES} bytes (${Buffer.byteLength(path)}), got ${quote(path)}`,
+    );
+  }
 }

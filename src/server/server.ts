@@ -2,13 +2,15 @@ import { EventEmitter } from "node:events";
 import net from "node:net";
 import tls from "node:tls";
 import type { Connection, ConnectionOptions } from "../connection/connection.js";
-import { MAX_UNIX_PATH_BYTES } from "../endpoint.js";
 import { InvalidArgumentError, quote, ServerClosedError, SocketError } from "../errors.js";
 import { deferred } from "../internal/deferred.js";
+import { checkingInvariants, invariant } from "../internal/invariant.js";
 import { validateOptions } from "../internal/validate.js";
 import type { Client, ClientHost, PolicyStat } from "./client.js";
+import { type ResolvedHandler, resolveHandler, type ServerHandler } from "./handler.js";
 import { type BroadcastResult, Hub } from "./hub.js";
 import {
+  checkListenTarget,
   type ListenOptions,
   listenOptionsSchema,
   type ServerOptions,
@@ -17,16 +19,11 @@ import {
   serverOptionsSchema,
   tlsServerOptions,
 } from "./options.js";
-import { type Protocol, type ProtocolFactory, Transport } from "./protocol.js";
-import { StreamClient, type StreamHandler } from "./stream-client.js";
+import { Transport } from "./protocol.js";
+import { StreamClient } from "./stream-client.js";
 
+export type { ServerHandler } from "./handler.js";
 export type { ListenOptions, ServerOptions, ServerState, ServerStats } from "./options.js";
-
-/** How the server runs each connection. */
-type ResolvedHandler = { kind: "stream"; run: StreamHandler } | { kind: "protocol"; make: () => Protocol };
-
-/** A stream handler, a Protocol class, or `{ protocol: factory }`. */
-export type ServerHandler = StreamHandler | (new () => Protocol) | { protocol: ProtocolFactory };
 
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 
@@ -56,8 +53,18 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
   #listener: net.Server | undefined;
   readonly #sessions = new Set<Client>();
   readonly #perAddress = new Map<string, number>();
-  readonly #stats = { total: 0, rejected: 0, dropped: 0, slowDisconnects: 0, idleTimeouts: 0, lineTimeouts: 0 };
-  readonly #more = { linesTooLong: 0, handlerErrors: 0, clientErrors: 0, tlsErrors: 0 };
+  readonly #counts = {
+    total: 0,
+    rejected: 0,
+    dropped: 0,
+    slowDisconnects: 0,
+    idleTimeouts: 0,
+    lineTimeouts: 0,
+    linesTooLong: 0,
+    handlerErrors: 0,
+    clientErrors: 0,
+    tlsErrors: 0,
+  };
   #closedBytesIn = 0;
   #closedBytesOut = 0;
   #closing: Promise<void> | undefined;
@@ -100,7 +107,7 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
     const listener = tlsOptions
       ? tls.createServer(tlsServerOptions(tlsOptions, this.#options.handshakeTimeout), onSocket)
       : net.createServer({ allowHalfOpen: true }, onSocket);
-    if (tlsOptions) listener.on("tlsClientError", () => this.#more.tlsErrors++);
+    if (tlsOptions) listener.on("tlsClientError", () => this.#counts.tlsErrors++);
     this.#listener = listener;
     const where = path ?? `${host ?? "127.0.0.1"}:${port}`;
     await new Promise<void>((resolve, reject) => {
@@ -131,7 +138,7 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
    */
   broadcast(data: string | Uint8Array, options?: { except?: Connection | Transport | undefined }): BroadcastResult {
     const result = this.#hub.broadcast(this.#sessions, data, options?.except);
-    this.#stats.dropped += result.dropped;
+    this.#counts.dropped += result.dropped;
     return result;
   }
 
@@ -149,7 +156,7 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
       bytesIn += s.socket.bytesRead;
       bytesOut += s.socket.bytesWritten;
     }
-    return { state: this.#state, current: this.#sessions.size, ...this.#stats, ...this.#more, bytesIn, bytesOut };
+    return { state: this.#state, current: this.#sessions.size, ...this.#counts, bytesIn, bytesOut };
   }
 
   /**
@@ -180,15 +187,14 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
 
   /** ClientHost: a handler or protocol error. */
   report(err: unknown, handle: object | undefined): void {
-    this.#more.handlerErrors++;
+    this.#counts.handlerErrors++;
     if (this.listenerCount("error") > 0) this.emit("error", err, handle);
     else console.error(`sockpool server: ${err instanceof Error ? (err.stack ?? err.message) : quote(err)}`);
   }
 
   /** ClientHost: a policy close or a client-caused handler end. */
   count(stat: PolicyStat | "clientErrors"): void {
-    if (stat === "linesTooLong" || stat === "clientErrors") this.#more[stat]++;
-    else this.#stats[stat]++;
+    this.#counts[stat]++;
   }
 
   /** ClientHost: a client socket closed. */
@@ -202,6 +208,7 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
       else this.#perAddress.delete(client.address);
     }
     if (this.#sessions.size === 0 && this.#state === "closing") this.#drained.resolve();
+    if (checkingInvariants) this.#checkInvariants();
   }
 
   #accept(socket: net.Socket): void {
@@ -225,8 +232,9 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
     if (client === undefined) return;
     this.#sessions.add(client);
     if (address !== undefined) this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
-    this.#stats.total++;
+    this.#counts.total++;
     client.start();
+    if (checkingInvariants) this.#checkInvariants();
   }
 
   #client(socket: net.Socket, address: string | undefined): Client | undefined {
@@ -243,9 +251,20 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
   }
 
   #reject(socket: net.Socket): void {
-    this.#stats.rejected++;
+    this.#counts.rejected++;
     socket.on("error", noop);
     socket.destroy();
+  }
+
+  #checkInvariants(): void {
+    const n = this.#sessions.size;
+    invariant(n <= (this.#options.maxConnections ?? Number.POSITIVE_INFINITY), `${n} clients over maxConnections`);
+    if (this.#options.maxConnectionsPerAddress !== undefined) {
+      let sum = 0;
+      for (const count of this.#perAddress.values()) sum += count;
+      invariant(sum === n, `per-address counts sum to ${sum}, but ${n} clients are connected`);
+    }
+    invariant(this.#state !== "closed" || n === 0, `closed with ${n} clients`);
   }
 
   async #shutdown(timeout: number): Promise<void> {
@@ -272,35 +291,6 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
 /** Creates a server running `handler` for each client; call `listen()` to start it. */
 export function createServer(handler: ServerHandler, options?: ServerOptions): Server {
   return new Server(handler, options);
-}
-
-function resolveHandler(handler: ServerHandler): ResolvedHandler {
-  if (typeof handler === "function") {
-    const proto = (handler as { prototype?: Record<string, unknown> }).prototype;
-    const isProtocolClass = proto !== undefined && PROTOCOL_METHODS.some((m) => typeof proto[m] === "function");
-    if (isProtocolClass) {
-      const ProtocolClass = handler as new () => Protocol;
-      return { kind: "protocol", make: () => new ProtocolClass() };
-    }
-    return { kind: "stream", run: handler as StreamHandler };
-  }
-  if (typeof handler === "object" && handler !== null && typeof handler.protocol === "function") {
-    return { kind: "protocol", make: handler.protocol };
-  }
-  throw new InvalidArgumentError(
-    `server handler must be a function, a Protocol class or { protocol: factory }, got ${quote(handler)}`,
-  );
-}
-
-const PROTOCOL_METHODS = ["connectionMade", "dataReceived", "eofReceived", "connectionLost"];
-
-function checkListenTarget(port: number, path: string | undefined): void {
-  if (port > 65_535) throw new InvalidArgumentError(`listen options.port must be 0–65535, got ${port}`);
-  if (path !== undefined && Buffer.byteLength(path) > MAX_UNIX_PATH_BYTES) {
-    throw new InvalidArgumentError(
-      `listen options.path is longer than ${MAX_UNIX_PATH_BYTES} bytes (${Buffer.byteLength(path)}), got ${quote(path)}`,
-    );
-  }
 }
 
 function normalizeAddress(address: string | undefined): string {
