@@ -120,7 +120,7 @@ export class EndpointPool implements LeaseOwner {
     }
     if (this.#waiters.pending >= this.#s.maxWaiting)
       return Promise.reject(new QueueFullError(this.key, this.#s.maxWaiting));
-    const w = new Waiter(stack, fresh);
+    const w = new Waiter(now, stack, fresh);
     // A retry after a stale socket wants a new one: make room by closing the oldest idle.
     if (fresh && this.open >= this.#s.maxPerEndpoint) this.#evictOldest("replaced");
     this.#waiters.push(w);

@@ -16,7 +16,8 @@ export type WaiterState = "waiting" | "delivered" | "rejected";
  */
 export class Waiter {
   state: WaiterState = "waiting";
-  readonly since = Date.now();
+  /** Enqueue time, ms since epoch. */
+  readonly since: number;
   /** The acquire's stack, kept when leak detection is on. */
   readonly stack: string | undefined;
   disarm: Disarm | undefined;
@@ -32,7 +33,8 @@ export class Waiter {
   /** A retry that must get a newly dialed socket, not an idle one. */
   readonly fresh: boolean;
 
-  constructor(stack: string | undefined, fresh: boolean) {
+  constructor(now: number, stack: string | undefined, fresh: boolean) {
+    this.since = now;
     this.stack = stack;
     this.fresh = fresh;
   }
