@@ -46,6 +46,7 @@ export type TransportState = "open" | "closing" | "closed";
  *   `#flowPaused`: paused for flow control. The socket reads iff neither is set.
  * - `#error`: the first socket error, or the reason the server closed the connection.
  * - `#eof`: input ended (peer FIN, server shutdown or close); later data is discarded.
+ * - `#closeTimer`: armed by `close()` to destroy a peer that never closes; cleared on close.
  */
 export class Transport extends Client {
   readonly #protocol: Protocol;
@@ -54,6 +55,7 @@ export class Transport extends Client {
   #flowPaused = false;
   #eof = false;
   #error: Error | undefined;
+  #closeTimer: NodeJS.Timeout | undefined;
 
   /** Made by the server for each client; protocols get it in `connectionMade`. */
   constructor(host: ClientHost, socket: Socket, address: string | undefined, protocol: Protocol) {
@@ -127,7 +129,8 @@ export class Transport extends Client {
     this.socket.resume(); // keep draining input so the peer's FIN and our close can happen
     this.end();
     const socket = this.socket;
-    setTimeout(() => socket.destroy(), this.host.connection.closeTimeout ?? 2000).unref();
+    this.#closeTimer = setTimeout(() => socket.destroy(), this.host.connection.closeTimeout ?? 2000);
+    this.#closeTimer.unref();
   }
 
   /** Closes at once; `connectionLost` gets `err`. */
@@ -153,6 +156,7 @@ export class Transport extends Client {
   }
 
   protected override closed(): void {
+    if (this.#closeTimer) clearTimeout(this.#closeTimer);
     if (this.#state !== "closed") {
       this.#state = "closed";
       const lost = this.#protocol.connectionLost;
