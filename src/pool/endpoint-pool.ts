@@ -3,7 +3,6 @@ import type { Endpoint } from "../endpoint.js";
 import {
   AbortError,
   AcquireTimeoutError,
-  EndpointUnavailableError,
   NotBorrowedError,
   PoolClosedError,
   QueueFullError,
