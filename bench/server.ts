@@ -3,7 +3,9 @@
  * p99) at 1 KiB, 10 KiB and 100 KiB messages over 10 and 100 connections, then resident
  * memory per idle connection with 10,000 connections. Every server runs in its own child
  * process, and so does the load generator (bench/server/load.ts); this process only
- * orchestrates. Servers alternate within each round; medians over the rounds.
+ * orchestrates. Servers alternate within each round; medians over the rounds. Besides
+ * req/s (which on a shared machine also measures the neighbours), each server's CPU time per
+ * request is reported: the steadier measure of its own cost.
  *
  *   node dist/bench/server.js [--seconds 2] [--repeats 5] [--idle 10000] [--only rps|mem]
  */
@@ -48,6 +50,11 @@ async function runServer(kind: ServerKind): Promise<void> {
     port = (server.address() as net.AddressInfo).port;
   }
   process.on("message", (m) => {
+    if (m === "cpu") {
+      const { user, system } = process.cpuUsage();
+      process.send?.({ cpu: user + system });
+      return;
+    }
     if (m !== "rss") return;
     globalThis.gc?.();
     setTimeout(() => {
@@ -89,9 +96,11 @@ async function throughput(): Promise<void> {
       const rps: Record<string, number[]> = {};
       const p50: Record<string, number[]> = {};
       const p99: Record<string, number[]> = {};
+      const cpu: Record<string, number[]> = {};
       for (let r = 0; r < REPEATS; r++) {
         for (const kind of SERVERS) {
           const { child, port } = await startServer(kind);
+          const cpu0 = await cpuTime(child);
           const res = await load([
             "--port",
             String(port),
@@ -102,6 +111,7 @@ async function throughput(): Promise<void> {
             "--seconds",
             String(SECONDS),
           ]);
+          (cpu[kind] ??= []).push(((await cpuTime(child)) - cpu0) / res.total);
           await stop(child);
           (rps[kind] ??= []).push(res.rps);
           (p50[kind] ??= []).push(res.p50);
@@ -109,8 +119,10 @@ async function throughput(): Promise<void> {
         }
       }
       const base = median(rps["raw net"] ?? []);
+      const baseCpu = median(cpu["raw net"] ?? []);
       for (const kind of SERVERS) {
         const m = median(rps[kind] ?? []);
+        const us = median(cpu[kind] ?? []);
         rows.push([
           `${size / 1024} KiB`,
           c,
@@ -119,11 +131,13 @@ async function throughput(): Promise<void> {
           fmt(m / base, 2),
           fmt(median(p50[kind] ?? []), 3),
           fmt(median(p99[kind] ?? []), 3),
+          fmt(us, 1),
+          fmt(us / baseCpu, 2),
         ]);
       }
     }
   }
-  table(["size", "conns", "server", "req/s", "vs raw", "p50 ms", "p99 ms"], rows);
+  table(["size", "conns", "server", "req/s", "vs raw", "p50 ms", "p99 ms", "server CPU µs/req", "CPU vs raw"], rows);
 }
 
 async function memory(): Promise<void> {
@@ -154,6 +168,13 @@ async function memory(): Promise<void> {
       fmt(median(heapPer[k] ?? []), 0),
     ]),
   );
+}
+
+/** The server child's CPU time (user + system) so far, in µs. */
+async function cpuTime(child: ChildProcess): Promise<number> {
+  child.send("cpu");
+  const [m] = (await once(child, "message")) as [{ cpu: number }];
+  return m.cpu;
 }
 
 async function rss(child: ChildProcess): Promise<{ rss: number; heap: number }> {

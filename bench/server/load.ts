@@ -14,6 +14,8 @@ export interface LoadResult {
   rps: number;
   p50: number;
   p99: number;
+  /** Every request answered, warm-up included (to divide the server's CPU time by). */
+  total: number;
 }
 
 const PORT = arg("port", 0);
@@ -26,6 +28,7 @@ async function measure(): Promise<void> {
   const hist = createHistogram();
   let recording = false;
   let done = 0;
+  let total = 0;
   let stopping = false;
   const finished: Promise<void>[] = [];
   for (let i = 0; i < conns; i++) {
@@ -47,6 +50,7 @@ async function measure(): Promise<void> {
         s.on("data", (chunk: Buffer) => {
           got += chunk.length;
           if (got < size) return;
+          total++;
           if (recording) {
             hist.record(process.hrtime.bigint() - t0);
             done++;
@@ -69,6 +73,7 @@ async function measure(): Promise<void> {
     rps: done / elapsed,
     p50: hist.percentile(50) / 1e6,
     p99: hist.percentile(99) / 1e6,
+    total,
   };
   process.send?.(result);
   process.disconnect();
