@@ -2,6 +2,7 @@ export type { Dialer, SocketPoolOptions } from "./options.js";
 export {
   type LeakReport,
   type PoolCloseOptions,
+  type PooledChannel,
   SocketPool,
   type SocketPoolEvent,
   type UseOptions,

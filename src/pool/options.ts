@@ -4,6 +4,7 @@ import type { Connection } from "../connection/connection.js";
 import type { Endpoint } from "../endpoint.js";
 import { InvalidArgumentError } from "../errors.js";
 import { type Schema, validateOptions } from "../internal/validate.js";
+import type { ChannelOptions } from "../rpc/options.js";
 
 /** Opens one socket for the pool; the default is sockpool's `connect()`. */
 export type Dialer = (endpoint: Endpoint, options: ConnectOptions) => Promise<Connection>;
@@ -59,6 +60,11 @@ export interface SocketPoolOptions {
   connect?: Omit<ConnectOptions, "signal" | "timeout"> | undefined;
   /** Replaces `connect()`: custom transports, tests that hold a dial open. */
   dial?: Dialer | undefined;
+  /**
+   * Settings of the multiplexed channels `pool.channel()` opens (maxInFlight, maxFrameSize,
+   * requestTimeout, pings). They dial with this pool's `connect` options and connectTimeout.
+   */
+  channel?: Omit<ChannelOptions, "connect"> | undefined;
 }
 
 /** Options after defaults: what the endpoint pools read. */
@@ -84,6 +90,7 @@ export interface PoolSettings {
   readonly failFastMaxWindow: number;
   readonly connect: ConnectOptions;
   readonly dial: Dialer | undefined;
+  readonly channel: Omit<ChannelOptions, "connect">;
 }
 
 const schema: Schema = {
@@ -108,6 +115,7 @@ const schema: Schema = {
   failFastMaxWindow: "ms",
   connect: "object",
   dial: "function",
+  channel: "object",
   maxSocketsPerHost: { renamed: "maxSocketsPerEndpoint" },
   maxIdle: { renamed: "maxIdlePerEndpoint" },
   minIdle: { renamed: "minIdlePerEndpoint" },
@@ -152,5 +160,6 @@ export function resolvePoolOptions(options: SocketPoolOptions = {}): PoolSetting
     failFastMaxWindow: options.failFastMaxWindow ?? 5000,
     connect: { ...options.connect },
     dial: options.dial,
+    channel: { ...options.channel },
   };
 }

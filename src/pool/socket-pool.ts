@@ -4,6 +4,7 @@ import { type EndpointInput, parseEndpoint } from "../endpoint.js";
 import { AbortError, NotBorrowedError, PoolClosedError } from "../errors.js";
 import type { WaitOptions } from "../internal/cancel.js";
 import { validateOptions } from "../internal/validate.js";
+import { ChannelPool } from "../rpc/channel-pool.js";
 import { EndpointPool, type PoolHost } from "./endpoint-pool.js";
 import type { PooledSocket } from "./lease.js";
 import { type PoolSettings, resolvePoolOptions, type SocketPoolOptions } from "./options.js";
@@ -34,6 +35,20 @@ export interface LeakReport {
 }
 
 /**
+ * Requests over the pool's shared multiplexed channels to one endpoint (see `pool.channel()`).
+ */
+export interface PooledChannel {
+  /** The endpoint's key. */
+  readonly endpoint: string;
+  /**
+   * Sends one request and resolves with its reply, whatever order replies arrive in. Rejects
+   * like `Channel.request` (RequestTimeoutError, AbortError, RemoteError,
+   * ConnectionClosedError when the socket it rode on died), plus PoolClosedError.
+   */
+  request(payload: Uint8Array | string, options?: WaitOptions): Promise<Buffer>;
+}
+
+/**
  * Events, all emitted synchronously:
  * - `create (conn, endpointKey)`: a socket was opened;
  * - `acquire (conn, endpointKey, reused)`, `release (conn, endpointKey)`;
@@ -61,6 +76,9 @@ const KEY_CACHE_LIMIT = 1024;
  * - `#total`: cumulative counters, kept when endpoints leave the map.
  * - `#closing`: the close() promise once closing (final); `#graceful`: sockets sent FIN
  *   whose close is still under way.
+ * - `#channels`: the multiplexed channels behind `channel()`, made on first use. They are
+ *   separate sockets from the checkout ones (a channel is shared, never borrowed), bounded
+ *   by maxSocketsPerEndpoint on their own.
  */
 export class SocketPool extends EventEmitter implements AsyncDisposable {
   readonly #s: PoolSettings;
@@ -73,6 +91,7 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
   #slots = 0;
   #evicting = false;
   #closing: Promise<void> | undefined;
+  #channels: ChannelPool | undefined;
   readonly #host: PoolHost;
 
   /** Throws InvalidArgumentError naming the option and value when an option is bad. */
@@ -192,6 +211,23 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
     }
   }
 
+  /**
+   * A handle for multiplexed requests to `endpoint` (an rpc server, see docs/protocol.md):
+   * requests spread over up to `maxSocketsPerEndpoint` shared sockets, least in flight first,
+   * and a socket that dies is replaced for new requests. Throws InvalidEndpointError for a bad
+   * endpoint and PoolClosedError once the pool is closing.
+   */
+  channel(endpoint: EndpointInput): PooledChannel {
+    if (this.#closing) throw new PoolClosedError("channel");
+    const ep = parseEndpoint(endpoint);
+    this.#channels ??= new ChannelPool({
+      maxChannelsPerEndpoint: this.#s.maxPerEndpoint,
+      channel: { ...this.#s.channel, connect: { ...this.#s.connect, timeout: this.#s.connectTimeout } },
+    });
+    const channels = this.#channels;
+    return { endpoint: ep.key, request: (payload, options) => channels.request(ep, payload, options) };
+  }
+
   /** Counters and gauges per endpoint (by key) and in total; totals survive endpoints leaving. */
   stats(): PoolStats {
     const endpoints: Record<string, EndpointStats> = {};
@@ -230,6 +266,7 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
       if (Number.isFinite(timeout)) timer = setTimeout(() => resolve(false), timeout);
     });
     try {
+      const channels = this.#channels?.close().then(() => true as const);
       const pools = [...this.#endpoints.values()];
       const drained = Promise.all(pools.map((p) => p.close())).then(() => true as const);
       if (!(await Promise.race([drained, deadline]))) for (const p of pools) p.destroyBorrowed();
@@ -237,6 +274,8 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
       const closes = Promise.all([...this.#graceful].map((c) => c.closed)).then(() => true as const);
       if (!(await Promise.race([closes, deadline]))) for (const c of this.#graceful) c.destroy();
       await closes;
+      if (channels && !(await Promise.race([channels, deadline]))) this.#channels?.destroy();
+      await channels;
     } finally {
       clearTimeout(timer);
     }
