@@ -61,7 +61,7 @@ export abstract class Client implements HubMember {
   /** What the handler holds: the Connection (once running) or the Transport. */
   abstract get handle(): Connection | Transport | undefined;
 
-  /** Wires the limits and the close, then starts the handler. */
+  /** @internal Wires the limits and the close, then starts the handler. */
   start(): void {
     const { socket, host } = this;
     clientOf.set(socket, this);
@@ -80,7 +80,7 @@ export abstract class Client implements HubMember {
   /** Closes at once; a handler waiting on the connection sees `reason`. */
   abstract destroy(reason?: Error): void;
 
-  /** Hub: too slow to read its broadcasts. */
+  /** @internal Hub: too slow to read its broadcasts. */
   disconnect(reason: Error): void {
     this.expire("slowDisconnects", reason);
   }
@@ -101,7 +101,7 @@ export abstract class Client implements HubMember {
     this.destroy(reason);
   }
 
-  /** Tracks the current line's length and age across chunks. */
+  /** @internal Tracks the current line's length and age across chunks. */
   guardLine(chunk: Buffer): void {
     if (this.socket.destroyed) return;
     const max = this.host.maxLineLength;
@@ -132,6 +132,7 @@ export abstract class Client implements HubMember {
     }
   }
 
+  /** @internal The socket's idle timer fired. */
   idle(): void {
     this.expire("idleTimeouts", new ReadTimeoutError("idle connection", this.host.idleTimeout, this.where));
   }
@@ -141,7 +142,7 @@ export abstract class Client implements HubMember {
     this.expire("linesTooLong", new LimitExceededError(`line from ${this.where}`, this.host.maxLineLength, seen));
   }
 
-  /** For the shared close listener. */
+  /** @internal For the shared close listener. */
   static onClose(client: Client): void {
     client.closed();
   }
