@@ -305,4 +305,19 @@ describe("Connection writes and closing", () => {
     await until(() => events >= 2 && c.readableEnded, "EOF noticed");
     unwatch();
   });
+
+  it("endInput() lets buffered bytes be read, then reports EOF, and writing goes on", opts, async (t) => {
+    const srv = await rawServer(t, (s) => s.write("one\ntwo\n"));
+    const c = await connect(srv.endpoint);
+    t.after(() => c.destroy());
+    await until(() => c.bufferedLength === 8, "both lines buffered");
+    c.endInput();
+    assert.equal(c.readableEnded, true);
+    (await srv.nthConnection(1)).write("late\n");
+    assert.equal(await c.readLine(), "one");
+    assert.equal(await c.readLine(), "two");
+    assert.equal(await c.readLine(), null, "EOF after what was buffered; later bytes are dropped");
+    assert.equal(c.writable, true);
+    await c.write("still writable\n");
+  });
 });
