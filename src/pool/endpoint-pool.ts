@@ -497,7 +497,7 @@ export class EndpointPool implements LeaseOwner {
     }
   }
 
-  /** The oldest waiter still waiting (retries wanting a fresh socket first), dequeued. */
+  /** The pool's load, for timeout messages: "2/5 borrowed, 1 dialing, 3 waiting". */
   #detail(): string {
     return `${this.#borrowedCount}/${this.#s.maxPerEndpoint} borrowed, ${this.#dials.length} dialing, ${this.#waiters.pending} waiting`;
   }
