@@ -44,5 +44,5 @@ export {
 } from "./errors.js";
 export type { WaitOptions } from "./internal/cancel.js";
 export * from "./pool/index.js";
-export * from "./server/index.js";
 export * from "./rpc/index.js";
+export * from "./server/index.js";

@@ -39,7 +39,7 @@ describe("SocketPool.channel", () => {
     const ch = pool.channel(endpoint);
     assert.equal(ch.endpoint, endpoint);
     const replies = await Promise.all(Array.from({ length: 300 }, (_, i) => ch.request(`r${i}`)));
-    replies.forEach((r, i) => assert.equal(r.toString(), `r${i}@127.0.0.1`));
+    for (const [i, r] of replies.entries()) assert.equal(r.toString(), `r${i}@127.0.0.1`);
     assert.ok(accepted() >= 1 && accepted() <= 3, `${accepted()} sockets`);
     assert.equal(pool.stats().created, 0, "channel sockets are not checkout sockets");
   });
