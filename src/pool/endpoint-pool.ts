@@ -1,12 +1,6 @@
 import type { Connection } from "../connection/connection.js";
 import type { Endpoint } from "../endpoint.js";
-import {
-  AbortError,
-  AcquireTimeoutError,
-  NotBorrowedError,
-  PoolClosedError,
-  QueueFullError,
-} from "../errors.js";
+import { AbortError, AcquireTimeoutError, NotBorrowedError, PoolClosedError, QueueFullError } from "../errors.js";
 import { armCancel, type WaitOptions } from "../internal/cancel.js";
 import { checkingInvariants, invariant } from "../internal/invariant.js";
 import { dialWithRetries, FailFast } from "./dial.js";
