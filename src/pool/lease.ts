@@ -18,7 +18,8 @@ export type SocketState = "idle" | "borrowed" | "gone";
  * - `lease`: the current borrow; set exactly while borrowed.
  */
 export class PooledSocket {
-  state: SocketState = "borrowed";
+  /** A new socket starts idle: it counts as borrowed only once `#lend` hands it out. */
+  state: SocketState = "idle";
   conn: Connection | undefined;
   readonly ref: WeakRef<Connection>;
   readonly expiresAt: number;

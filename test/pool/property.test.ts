@@ -34,6 +34,9 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant("tick" as const), ms: fc.integer({ min: 0, max: 8 }) }),
 );
 
+/** Fewer idle sockets than the bound: surplus sockets are closed on release or arrival. */
+const maxIdle = fc.integer({ min: 0, max: MAX });
+
 /** One acquire as the test sees it: how often it settled, and how. */
 interface Attempt {
   settled: number;
@@ -50,12 +53,19 @@ function checkStats(pool: SocketPool): void {
 }
 
 describe("any interleaving keeps the pool's invariants", () => {
-  it("acquire / release / destroy / abort / timeout / peer close", { timeout: 120_000 }, async (t) => {
+  it("acquire / release / destroy / abort / timeout / peer close, any maxIdlePerEndpoint", {
+    timeout: 120_000,
+  }, async (t) => {
     const server = await echoServer(t);
     const seen = { lent: 0, failed: 0, codes: new Set<string>() };
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 40, size: "max" }), async (ops) => {
-        const pool = new SocketPool({ maxSocketsPerEndpoint: MAX, maxWaiting: 4, acquireTimeout: 200 });
+      fc.asyncProperty(maxIdle, fc.array(op, { minLength: 5, maxLength: 40, size: "max" }), async (idle, ops) => {
+        const pool = new SocketPool({
+          maxSocketsPerEndpoint: MAX,
+          maxIdlePerEndpoint: idle,
+          maxWaiting: 4,
+          acquireTimeout: 200,
+        });
         const attempts: Attempt[] = [];
         const held = new Set<Connection>();
         try {
