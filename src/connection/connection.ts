@@ -244,8 +244,7 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     if (!Number.isInteger(n) || n < 0) {
       return Promise.reject(new InvalidArgumentError(`readExactly n must be an integer ≥ 0, got ${quote(n)}`));
     }
-    this.#want = n;
-    return this.#read("readExactly()", options, this.#exactly);
+    return this.#read("readExactly()", options, this.#exactly, n);
   }
 
   /**
@@ -258,6 +257,7 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     const sep = typeof separator === "string" ? Buffer.from(separator) : separator;
     if (sep.length === 0) return Promise.reject(new InvalidArgumentError("readUntil separator must not be empty"));
     const max = options?.max ?? this.#limit;
+    if (!isCount(max)) return Promise.reject(maxError("readUntil", max));
     return this.#read("readUntil()", options, (b) => this.#scanUntil(b, sep, max));
   }
 
@@ -267,8 +267,9 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
    * `max` bytes (default: the connection's limit) without a newline.
    */
   readLine(options?: ReadUntilOptions): Promise<string | null> {
-    this.#want = options?.max ?? this.#limit;
-    return this.#read("readLine()", options, this.#line);
+    const max = options?.max ?? this.#limit;
+    if (!isCount(max)) return Promise.reject(maxError("readLine", max));
+    return this.#read("readLine()", options, this.#line, max);
   }
 
   /**
@@ -373,10 +374,16 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
    * whole read. The socket is never paused while a read waits; each attempt bounds what it
    * lets accumulate (readUntil's max, readExactly's n).
    */
-  #read<T>(name: string, options: WaitOptions | undefined, attempt: (b: ReadBuffer) => T | undefined): Promise<T> {
+  #read<T>(
+    name: string,
+    options: WaitOptions | undefined,
+    attempt: (b: ReadBuffer) => T | undefined,
+    want = 0,
+  ): Promise<T> {
     if (this.#reading !== undefined) return Promise.reject(new ReadInProgressError(name, this.#reading));
     if (this.#closing !== undefined) return Promise.reject(new ConnectionClosedError(name, this.#where));
     if (options?.signal?.aborted) return Promise.reject(new AbortError(name, options.signal.reason));
+    this.#want = want; // only once the read is admitted: a refused read must not change it
     // Fast path: the buffer already answers, so no wait, timer or listener is set up.
     try {
       const result = this.#attempt(attempt);
@@ -503,3 +510,11 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
+
+function isCount(n: unknown): n is number {
+  return typeof n === "number" && Number.isInteger(n) && n >= 1;
+}
+
+function maxError(method: string, max: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(`${method} max must be an integer ≥ 1, got ${quote(max)}`);
+}

@@ -163,6 +163,23 @@ describe("Connection reads", () => {
     assert.equal(await first, "x");
   });
 
+  it("a refused second read leaves the pending read's size alone", opts, async (t) => {
+    const srv = await rawServer(t, () => {});
+    const c = await connect(srv.endpoint);
+    t.after(() => c.destroy());
+    const peer = await srv.nthConnection(1);
+    // A pending readExactly(4) keeps its 4 when a readLine with another max is refused.
+    const exactly = c.readExactly(4);
+    await rejectsWith(c.readLine({ max: 100 }), ReadInProgressError, "ERR_SOCKPOOL_READ_IN_PROGRESS", "readExactly()");
+    peer.write("abcd");
+    assert.equal((await exactly).toString(), "abcd");
+    // A pending readLine keeps its max of 4 when a readExactly(100) is refused.
+    const line = c.readLine({ max: 4 });
+    await rejectsWith(c.readExactly(100), ReadInProgressError, "ERR_SOCKPOOL_READ_IN_PROGRESS", "readLine()");
+    peer.write("0123456789");
+    await rejectsWith(line, LimitExceededError, "ERR_SOCKPOOL_LIMIT_EXCEEDED", "limit of 4");
+  });
+
   it("rejects bad read arguments with InvalidArgumentError", opts, async (t) => {
     const srv = await echoServer(t);
     const c = await connect(srv.endpoint);
@@ -170,6 +187,8 @@ describe("Connection reads", () => {
     await rejectsWith(c.readExactly(-1), InvalidArgumentError, "ERR_SOCKPOOL_INVALID_ARGUMENT", "-1");
     await rejectsWith(c.read(0), InvalidArgumentError, "ERR_SOCKPOOL_INVALID_ARGUMENT", "0");
     await rejectsWith(c.readUntil(""), InvalidArgumentError, "ERR_SOCKPOOL_INVALID_ARGUMENT");
+    await rejectsWith(c.readLine({ max: Number.NaN }), InvalidArgumentError, "ERR_SOCKPOOL_INVALID_ARGUMENT", "NaN");
+    await rejectsWith(c.readUntil("\n", { max: 0 }), InvalidArgumentError, "ERR_SOCKPOOL_INVALID_ARGUMENT", "got 0");
   });
 
   it("reads a frame larger than the flow-control limit with readExactly", opts, async (t) => {
