@@ -1,7 +1,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import { type Endpoint, type EndpointInput, parseEndpoint } from "../endpoint.js";
-import { ConnectError, ConnectTimeoutError } from "../errors.js";
+import { ConnectError, ConnectTimeoutError, InvalidArgumentError, quote } from "../errors.js";
 import { armCancel, throwIfAborted, type WaitOptions } from "../internal/cancel.js";
 import { type Schema, validateOptions } from "../internal/validate.js";
 import { Connection, type ConnectionOptions } from "./connection.js";
@@ -52,7 +52,7 @@ export const connectOptionsSchema: Schema = {
  */
 export async function connect(endpoint: EndpointInput | Endpoint, options: ConnectOptions = {}): Promise<Connection> {
   const ep = parseEndpoint(endpoint);
-  validateOptions("connect options", options, connectOptionsSchema);
+  validateConnectOptions("connect options", options);
   throwIfAborted(`connect to ${ep.key}`, options.signal);
   const socket = dial(ep, options);
   await new Promise<void>((resolve, reject) => {
@@ -88,6 +88,23 @@ export async function connect(endpoint: EndpointInput | Endpoint, options: Conne
   return new Connection(socket, ep.key, options);
 }
 
+/**
+ * Checks connect options once, before any I/O: unknown keys and bad values throw
+ * InvalidArgumentError naming the key and value (Node would throw a plain TypeError later,
+ * from inside the dial).
+ */
+export function validateConnectOptions(what: string, options: ConnectOptions | undefined): void {
+  validateOptions(what, options, connectOptionsSchema);
+  const local = options?.localAddress;
+  if (local !== undefined && net.isIP(local) === 0) {
+    throw new InvalidArgumentError(`${what}.localAddress must be an IP address, got ${quote(local)}`);
+  }
+  const family = options?.family;
+  if (family !== undefined && family !== 0 && family !== 4 && family !== 6) {
+    throw new InvalidArgumentError(`${what}.family must be 0, 4 or 6, got ${quote(family)}`);
+  }
+}
+
 function dial(ep: Endpoint, options: ConnectOptions): net.Socket {
   const common = {
     allowHalfOpen: true,
@@ -104,11 +121,14 @@ function dial(ep: Endpoint, options: ConnectOptions): net.Socket {
   };
   if (!ep.tls) return net.connect({ ...common, ...where });
   const servername = net.isIP(ep.host) === 0 ? ep.host : undefined;
-  const socket = tls.connect({
+  // tls.connect passes allowHalfOpen on to its TLSSocket, though @types/node leaves it out.
+  const tlsOptions: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
+    allowHalfOpen: true,
     ...where,
     ...(servername !== undefined && { servername }),
     ...options.tls,
-  });
+  };
+  const socket = tls.connect(tlsOptions);
   socket.setNoDelay(common.noDelay);
   socket.setKeepAlive(common.keepAlive, common.keepAliveInitialDelay);
   return socket;

@@ -87,6 +87,18 @@ describe("connect", () => {
       "ERR_SOCKPOOL_INVALID_ARGUMENT",
       "use timeout",
     );
+    await rejectsWith(
+      connect("127.0.0.1:1", { localAddress: "not-an-ip" }),
+      InvalidArgumentError,
+      "ERR_SOCKPOOL_INVALID_ARGUMENT",
+      '"not-an-ip"',
+    );
+    await rejectsWith(
+      connect("127.0.0.1:1", { family: 5 }),
+      InvalidArgumentError,
+      "ERR_SOCKPOOL_INVALID_ARGUMENT",
+      "got 5",
+    );
     assert.equal(socketHandleCount(), before);
   });
 });
@@ -119,6 +131,26 @@ describe("connect over TLS", () => {
     await c.write("secure\n");
     assert.equal(await c.readLine(), "secure");
     await c.close();
+  });
+
+  it("stays half-open: after the server's FIN the client can still write", opts, async (t) => {
+    const { key, cert } = selfSigned();
+    let got = "";
+    const server = tls.createServer({ key, cert, allowHalfOpen: true }, (s) => {
+      s.on("error", () => {});
+      s.on("data", (d) => (got += d));
+      s.end();
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    t.after(() => new Promise<void>((r) => server.close(() => r())));
+    const c = await connect(`tls://localhost:${(server.address() as net.AddressInfo).port}`, { tls: { ca: cert } });
+    t.after(() => c.destroy());
+    assert.equal((await c.read()).length, 0, "the server's FIN");
+    assert.equal(c.writable, true);
+    await c.write("after FIN\n");
+    await c.end();
+    await until(() => got === "after FIN\n", "the server got the late write");
   });
 
   it("verifies certificates by default: an untrusted one fails with ConnectError", opts, async (t) => {
