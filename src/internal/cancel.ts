@@ -13,6 +13,9 @@ export type Disarm = () => void;
 
 const noop: Disarm = () => {};
 
+/** The longest delay `setTimeout` honours; longer ones fire after 1 ms with a warning. */
+export const MAX_TIMER_MS = 0x7fffffff;
+
 /**
  * Links one wait to its signal and timeout: arms at most one unref'd timer and one `abort`
  * listener, and calls `onCancel` with the error at most once. The caller must call the
@@ -49,7 +52,8 @@ export function armCancel(
     disarm();
     onCancel(err);
   };
-  if (timeout !== undefined && Number.isFinite(timeout)) {
+  // setTimeout fires at once for delays past 2^31 - 1 ms (24.8 days): treat those as none.
+  if (timeout !== undefined && timeout <= MAX_TIMER_MS) {
     timer = setTimeout(() => fire(timeoutError(timeout)), timeout);
     timer.unref();
   }

@@ -56,6 +56,14 @@ describe("armCancel", () => {
     assert.ok(seen instanceof AbortError);
   });
 
+  it("treats a timeout past setTimeout's 2^31-1 ms limit as none instead of firing at once", async () => {
+    let fired = false;
+    const disarm = armCancel("op", { timeout: 2 ** 31 }, timeoutError, () => (fired = true));
+    await keepAlive(new Promise((r) => setTimeout(r, 30)));
+    assert.equal(fired, false);
+    disarm();
+  });
+
   it("withCancel passes the result through and undoes on cancel", async () => {
     assert.equal(await withCancel("op", Promise.resolve(7), { timeout: 1_000 }, timeoutError), 7);
     let undone = false;
