@@ -1,4 +1,5 @@
 import { InvalidArgumentError, LimitExceededError } from "../errors.js";
+import { validateOptions } from "../internal/validate.js";
 import type { Codec, Decoder } from "./codec.js";
 
 export const DEFAULT_MAX_FRAME = 1024 * 1024;
@@ -17,6 +18,7 @@ export interface LengthPrefixedOptions {
 export function lengthPrefixedCodec(options: LengthPrefixedOptions = {}): Codec {
   const header = options.header ?? 4;
   if (header !== 2 && header !== 4) throw new InvalidArgumentError(`header must be 2 or 4, got ${String(header)}`);
+  validateOptions("lengthPrefixedCodec options", options, { header: "count", maxFrameSize: "bytes" });
   const max = Math.min(options.maxFrameSize ?? DEFAULT_MAX_FRAME, header === 2 ? 0xffff : 0xffffffff);
   return {
     name: `u${header * 8}-length-prefixed`,

@@ -1,4 +1,5 @@
 import { LimitExceededError } from "../errors.js";
+import { validateOptions } from "../internal/validate.js";
 import type { Codec, Decoder } from "./codec.js";
 
 export const DEFAULT_MAX_LINE = 64 * 1024;
@@ -12,6 +13,7 @@ export interface LineCodecOptions {
 
 /** Newline-delimited frames. `encode` appends `\n` unless the frame already ends with one. */
 export function lineCodec(options: LineCodecOptions = {}): Codec {
+  validateOptions("lineCodec options", options, { maxLineLength: "bytes", strip: "boolean" });
   const max = options.maxLineLength ?? DEFAULT_MAX_LINE;
   const strip = options.strip ?? true;
   return {

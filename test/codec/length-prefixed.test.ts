@@ -61,6 +61,10 @@ describe("lengthPrefixedCodec", () => {
 
   it("rejects a header width other than 2 or 4", () => {
     assert.throws(() => lengthPrefixedCodec({ header: 3 as 2 }), InvalidArgumentError);
+    assert.throws(
+      () => lengthPrefixedCodec({ maxFrameSize: -1 }),
+      (e: unknown) => e instanceof InvalidArgumentError && /maxFrameSize.*got -1/.test(e.message),
+    );
   });
 
   it("property: garbage yields frames within the maximum or LimitExceededError, never over-reads", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { LimitExceededError, lineCodec } from "sockpool";
+import { InvalidArgumentError, LimitExceededError, lineCodec } from "sockpool";
 
 function decodeAll(chunks: Buffer[], max = 1024): string[] {
   const d = lineCodec({ maxLineLength: max }).decoder();
@@ -29,6 +29,14 @@ describe("lineCodec", () => {
     assert.equal(d.pending, 2);
     assert.equal(d.end()?.toString(), "tw");
     assert.equal(d.end(), undefined);
+  });
+
+  it("rejects a bad maximum with InvalidArgumentError naming it", () => {
+    assert.throws(
+      () => lineCodec({ maxLineLength: 0 }),
+      (e: unknown) => e instanceof InvalidArgumentError && /maxLineLength.*got 0/.test(e.message),
+    );
+    assert.throws(() => lineCodec({ maxLineLength: Number.NaN }), InvalidArgumentError);
   });
 
   it("encodes with exactly one trailing newline", () => {
