@@ -17,7 +17,11 @@ import {
 import { Outbox } from "./outbox.js";
 
 export interface ServeRpcOptions {
-  /** Handlers running at once per connection; past it the connection is not read. Default 100. */
+  /**
+   * Handlers running at once per connection. Default 100. Past it, requests read wait in a
+   * backlog of at most as many requests (and `maxFrameSize` payload bytes); the connection is
+   * not read while that backlog is full. Cancels and pings are acted on as soon as read.
+   */
   maxConcurrent?: number | undefined;
   /** Largest frame body (5 + payload bytes) accepted or sent. Default 1 MiB. */
   maxFrameSize?: number | undefined;
@@ -25,14 +29,18 @@ export interface ServeRpcOptions {
 
 export const serveRpcOptionsSchema: Schema = { maxConcurrent: "count", maxFrameSize: "bytes" };
 
+/** Largest chunk taken per read: bounds what one read adds past a full backlog. */
+const READ_CHUNK = 64 * 1024;
+
 /** The code of an error reply for a thrown error without a string `code`. */
 export const HANDLER_ERROR_CODE = "ERR_RPC_HANDLER";
 
 /**
  * Serves the RPC protocol (docs/protocol.md) on one connection until it ends: runs `handler`
- * for each request concurrently (at most `maxConcurrent` at once; beyond that the
- * connection is not read), writes each reply as soon as it is ready, turns a thrown error
- * into an error reply, and aborts `ctx.signal` on a cancel frame or a lost connection.
+ * for each request concurrently (at most `maxConcurrent` at once; more wait in a bounded
+ * backlog, and the connection is not read while that is full), writes each reply as soon as
+ * it is ready, turns a thrown error into an error reply, answers pings, and aborts
+ * `ctx.signal` on a cancel frame (read even while every slot is busy) or a lost connection.
  *
  * Resolves once the client has half-closed and every request read has been answered (the
  * connection is then closed), or when the connection was closed or reset under it. Rejects
@@ -50,9 +58,12 @@ export function serveRpc(conn: Connection, handler: RpcHandler, options: ServeRp
  * State:
  * - `#jobs`: id → request read and not yet answered or cancelled (queued or running).
  * - `#backlog`: requests read but not started, FIFO; cancelled ones are skipped lazily.
+ *   `#queued` holds the live ones (`#queuedBytes`: their payload bytes). The read loop
+ *   pauses while `#queued.size ≥ maxConcurrent` or `#queuedBytes ≥ maxFrameSize`, so a
+ *   connection holds at most one read chunk more than that: memory stays bounded.
  * - `#running` ≤ maxConcurrent handlers started and not finished (cancelled ones included
  *   until they return: a cancel frees the id, not the slot).
- * - `#slot`: resolves when the read loop, paused for capacity, may read again.
+ * - `#slot`: resolves when the read loop, paused for a full backlog, may read again.
  * - `#state`: `reading → draining (client EOF: answer what was read) → closed`.
  */
 export class RpcSession {
@@ -64,6 +75,8 @@ export class RpcSession {
   readonly #counters: RpcCounters | undefined;
   readonly #jobs = new Map<number, RpcContext>();
   readonly #backlog = new Fifo<RpcContext>();
+  readonly #queued = new Set<RpcContext>();
+  #queuedBytes = 0;
   #running = 0;
   #pumping = false;
   #slot = deferred<void>(); // replaced each time the read loop waits for capacity
@@ -84,11 +97,11 @@ export class RpcSession {
     const decoder = new FrameDecoder(this.#maxFrameSize);
     try {
       for (;;) {
-        while (this.#state === "reading" && (this.#running >= this.#max || this.#backlog.length > 0)) {
+        while (this.#state === "reading" && this.#backlogFull()) {
           this.#slot = deferred<void>();
-          await this.#slot.promise; // backpressure: not reading until a handler finishes
+          await this.#slot.promise; // backpressure: not reading until the backlog has room
         }
-        const chunk = await this.#conn.read();
+        const chunk = await this.#conn.read(READ_CHUNK);
         if (chunk.length === 0) break;
         for (const frame of decoder.push(chunk)) this.#dispatch(frame);
       }
@@ -131,6 +144,8 @@ export class RpcSession {
     this.#jobs.set(id, job);
     if (this.#counters) this.#counters.requests++;
     this.#backlog.push(job);
+    this.#queued.add(job);
+    this.#queuedBytes += payload.length;
     this.#pump();
   }
 
@@ -138,6 +153,7 @@ export class RpcSession {
     const job = this.#jobs.get(id);
     if (job === undefined) return; // answered already: the reply crossed the cancel
     this.#jobs.delete(id);
+    this.#dequeue(job);
     if (this.#counters) this.#counters.cancelled++;
     job.abort(new AbortError(`request ${id}`, "cancelled by the client"));
     this.#pump();
@@ -148,16 +164,27 @@ export class RpcSession {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
-      while (this.#running < this.#max && this.#backlog.length > 0) {
+      while (this.#running < this.#max && this.#queued.size > 0) {
         const job = this.#backlog.shift() as RpcContext;
-        if (this.#jobs.get(job.id) === job) this.#start(job);
+        if (this.#dequeue(job)) this.#start(job);
       }
     } finally {
       this.#pumping = false;
     }
-    if (this.#running < this.#max && this.#backlog.length === 0) this.#slot.resolve();
+    if (!this.#backlogFull()) this.#slot.resolve();
     if (this.#state !== "reading" && this.#jobs.size === 0) this.#allDone.resolve();
     this.#check();
+  }
+
+  /** Takes `job` out of the live backlog; false if it was not there (started or cancelled). */
+  #dequeue(job: RpcContext): boolean {
+    if (!this.#queued.delete(job)) return false;
+    this.#queuedBytes -= job.payload.length;
+    return true;
+  }
+
+  #backlogFull(): boolean {
+    return this.#queued.size >= this.#max || this.#queuedBytes >= this.#maxFrameSize;
   }
 
   #start(job: RpcContext): void {
@@ -218,6 +245,8 @@ export class RpcSession {
     for (const job of this.#jobs.values()) job.abort(reason);
     this.#jobs.clear();
     this.#backlog.clear();
+    this.#queued.clear();
+    this.#queuedBytes = 0;
     this.#allDone.resolve();
     this.#slot.resolve();
   }
@@ -229,8 +258,12 @@ export class RpcSession {
       `rpc session ${this.#conn.where}: ${this.#running} handlers running, max ${this.#max}`,
     );
     invariant(
-      this.#backlog.length === 0 || this.#running === this.#max || this.#pumping,
+      this.#queued.size === 0 || this.#running === this.#max || this.#pumping,
       `rpc session ${this.#conn.where}: queued requests while a slot is free`,
+    );
+    invariant(
+      this.#queuedBytes >= 0 && (this.#queued.size > 0 || this.#queuedBytes === 0),
+      `rpc session ${this.#conn.where}: backlog bytes ${this.#queuedBytes} off`,
     );
   }
 }

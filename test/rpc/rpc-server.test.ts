@@ -5,7 +5,7 @@ import net from "node:net";
 import { after, describe, it, type TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { BadFrameError, ConnectionClosedError, InvalidArgumentError } from "sockpool";
+import { BadFrameError, ConnectionClosedError, InvalidArgumentError, RequestTimeoutError } from "sockpool";
 import {
   createRpcEchoServer,
   createRpcServer,
@@ -15,7 +15,7 @@ import {
   type RpcServerOptions,
 } from "../../src/rpc/index.js";
 import { assertNoOpenSockets, rejectsWith, TEST_TIMEOUT, until } from "../helpers/net.js";
-import { gate } from "./helpers.js";
+import { gate, sleep } from "./helpers.js";
 
 const opts = { timeout: TEST_TIMEOUT };
 after(assertNoOpenSockets);
@@ -105,6 +105,47 @@ describe("createRpcServer", () => {
     const reason = await ch.closed;
     assert.ok(reason instanceof ConnectionClosedError, String(reason));
     assert.equal(server.stats().current, 0);
+  });
+
+  it("at maxConcurrent, a client's timeout cancels the running handler (counted)", opts, async (t) => {
+    const reasons: unknown[] = [];
+    const { server, endpoint } = await start(
+      t,
+      (_p, ctx) =>
+        new Promise((resolve) =>
+          ctx.signal.addEventListener("abort", () => resolve(void reasons.push(ctx.signal.reason)), { once: true }),
+        ),
+      { maxConcurrent: 1 },
+    );
+    const ch = await openChannel(endpoint);
+    t.after(() => ch.destroy());
+    await rejectsWith(ch.request("slow", { timeout: 50 }), RequestTimeoutError, "ERR_SOCKPOOL_REQUEST_TIMEOUT");
+    await until(() => server.stats().cancelled === 1, "the cancel reached the busy server");
+    assert.equal((reasons[0] as { code?: string }).code, "ERR_SOCKPOOL_ABORTED");
+  });
+
+  it("reads ahead at capacity only up to a bounded backlog, then applies backpressure", opts, async (t) => {
+    const hold = gate();
+    const { server, endpoint } = await start(
+      t,
+      async (p) => {
+        await hold.promise;
+        return p.subarray(0, 1);
+      },
+      { maxConcurrent: 2, maxFrameSize: 256 * 1024 },
+    );
+    const ch = await openChannel(endpoint, { maxInFlight: 200, maxFrameSize: 256 * 1024 });
+    t.after(() => ch.destroy());
+    const big = Buffer.alloc(60 * 1024, 1);
+    const all = Array.from({ length: 200 }, () => ch.request(big)); // 12 MB, far past socket buffers
+    await until(() => server.stats().requests >= 4, "two running, two queued");
+    await sleep(200); // room for any further (wrong) reading
+    // Running 2 + backlog bound (2 requests or 256 KiB) + the frames of one read.
+    const read = server.stats().requests;
+    assert.ok(read <= 6, `read ${read} requests while two handlers were stuck`);
+    hold.open();
+    assert.equal((await Promise.all(all)).length, 200);
+    assert.equal(server.stats().replies, 200);
   });
 
   it("refuses line options and bad RPC limits", opts, () => {

@@ -51,7 +51,7 @@ describe("serveRpc", () => {
     assert.equal(peak, 3);
   });
 
-  it("stops reading at the handler limit, yet still honours a cancel for a queued request", opts, async (t) => {
+  it("queues requests past the handler limit and honours a cancel for a queued one", opts, async (t) => {
     const started: string[] = [];
     const hold = gate();
     const srv = await rpcServer(
@@ -84,6 +84,39 @@ describe("serveRpc", () => {
         [FrameKind.reply, 3, "three"],
       ],
     );
+  });
+
+  it("reads cancels and pings while at maxConcurrent: a running handler is aborted", opts, async (t) => {
+    const reasons: unknown[] = [];
+    let started = 0;
+    const srv = await rpcServer(
+      t,
+      (_p, ctx: RpcContext) => {
+        started++;
+        return new Promise((resolve) =>
+          ctx.signal.addEventListener("abort", () => {
+            reasons.push(ctx.signal.reason);
+            resolve("discarded");
+          }),
+        );
+      },
+      { maxConcurrent: 1 },
+    );
+    const c = await rawClient(t, srv.port);
+    c.socket.write(encodeFrame(FrameKind.request, 1, "held"));
+    await until(() => started === 1, "the one handler slot taken");
+    c.socket.write(Buffer.concat([encodeFrame(FrameKind.ping, 7, "alive?"), encodeFrame(FrameKind.cancel, 1)]));
+    await until(() => reasons.length === 1, "the running handler aborted by the cancel");
+    assert.equal((reasons[0] as { code?: string }).code, "ERR_SOCKPOOL_ABORTED");
+    await until(() => c.frames.length === 1, "pong");
+    assert.deepEqual(
+      [c.frames[0]?.kind, c.frames[0]?.id, c.frames[0]?.payload.toString()],
+      [FrameKind.pong, 7, "alive?"],
+    );
+    c.socket.end();
+    assert.equal(await c.ended, true);
+    assert.equal(c.frames.length, 1, "no reply for the cancelled request");
+    assert.equal(await srv.outcomes[0], undefined);
   });
 
   it("aborts every handler's signal when the client goes away", opts, async (t) => {
