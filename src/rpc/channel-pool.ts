@@ -45,7 +45,8 @@ interface Entry {
  *
  * State: `#entries`: endpoint key → Entry; an entry whose `ready` and `opening` are both
  * empty is removed. Invariant: `ready.length + opening.length ≤ max`; every channel in
- * `ready` was open when added and is removed as soon as it closes.
+ * `ready` was open when added and is removed when its `closed` settles, or earlier, by
+ * `#pick`, once it is no longer open.
  */
 export class ChannelPool implements AsyncDisposable {
   readonly #max: number;
@@ -127,11 +128,17 @@ export class ChannelPool implements AsyncDisposable {
     return entry;
   }
 
-  /** The least-loaded open channel, unless all are busy and another may be dialed. */
+  /**
+   * The least-loaded open channel, unless all are busy and another may be dialed. Drops
+   * channels that died but whose `closed` callback has not run yet (a caller retrying in
+   * the same turn as the failure), so they count neither as a choice nor toward the bound.
+   */
   #pick(entry: Entry): Channel | Opening {
     let best: Channel | undefined;
-    for (const c of entry.ready) {
-      if (c.state === "open" && (best === undefined || c.load < best.load)) best = c;
+    for (let i = entry.ready.length - 1; i >= 0; i--) {
+      const c = entry.ready[i] as Channel;
+      if (c.state !== "open") entry.ready.splice(i, 1);
+      else if (best === undefined || c.load <= best.load) best = c;
     }
     const total = entry.ready.length + entry.opening.length;
     if (best !== undefined && (best.load === 0 || total >= this.#max)) return best;

@@ -57,6 +57,24 @@ describe("ChannelPool", () => {
     hold.open();
   });
 
+  it("dials anew for a retry made as soon as the only channel's request fails", opts, async (t) => {
+    const srv = await rpcServer(t, (p) => p);
+    const pool = new ChannelPool({ maxChannelsPerEndpoint: 1 });
+    t.after(() => pool.destroy());
+    assert.equal((await pool.request(srv.endpoint, "warm")).toString(), "warm");
+    (await srv.nthConnection(1)).resetAndDestroy();
+    const retried = await pool.request(srv.endpoint, "lost").then(
+      () => "the request got through before the reset was noticed",
+      async (err: unknown) => {
+        assert.ok(err instanceof ConnectionClosedError, String(err));
+        // Same turn as the failure: the dead channel's `closed` callbacks have not run yet.
+        return (await pool.request(srv.endpoint, "retry")).toString();
+      },
+    );
+    assert.equal(retried, "retry");
+    assert.equal(pool.stats().opened, 2);
+  });
+
   it("fails the requests waiting for a dial with ConnectError, then recovers", opts, async (t) => {
     const port = await closedPort();
     const pool = new ChannelPool({ maxChannelsPerEndpoint: 2 });
