@@ -6,7 +6,7 @@ import type { WaitOptions } from "../internal/cancel.js";
 import { validateOptions } from "../internal/validate.js";
 import { ChannelPool } from "../rpc/channel-pool.js";
 import { EndpointPool, type PoolHost } from "./endpoint-pool.js";
-import type { PooledSocket } from "./lease.js";
+import type { Lease, PooledSocket } from "./lease.js";
 import { type PoolSettings, resolvePoolOptions, type SocketPoolOptions } from "./options.js";
 import { Counters, type DestroyReason, type EndpointStats, type PoolStats } from "./stats.js";
 
@@ -187,10 +187,13 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
     const acquireOptions = options && { signal: options.signal, timeout: options.timeout };
     for (let attempt = 0; ; attempt++) {
       const conn = await this.#acquire(endpoint, acquireOptions, attempt > 0);
+      // This borrow's identity: once spent (fn released the socket itself, say), ending it
+      // again does nothing, even if the socket has since been lent to someone else.
+      const lease = this.#records.get(conn)?.lease;
       const read0 = conn.bytesRead;
       const written0 = conn.bytesWritten;
       const signal = options?.signal;
-      const onAbort = () => this.#discard(conn, new AbortError(`use of ${conn.where}`, signal?.reason));
+      const onAbort = () => this.#discard(lease, conn, new AbortError(`use of ${conn.where}`, signal?.reason));
       signal?.addEventListener("abort", onAbort, { once: true });
       let result: T;
       try {
@@ -199,14 +202,13 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
         const died = conn.readableEnded || conn.error !== undefined || conn.state !== "open";
         const stale = conn.reused && died && conn.bytesRead === read0;
         const retry = stale && attempt === 0 && (options?.retryOnStale === true || conn.bytesWritten === written0);
-        this.#discard(conn, err);
+        this.#discard(lease, conn, err);
         if (retry && !signal?.aborted) continue;
         throw err;
       } finally {
         signal?.removeEventListener("abort", onAbort);
       }
-      const record = this.#records.get(conn);
-      if (record?.state === "borrowed") await this.release(conn);
+      await lease?.release(conn);
       return result;
     }
   }
@@ -299,9 +301,9 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
     return pool;
   }
 
-  #discard(conn: Connection, err: unknown): void {
-    const lease = this.#records.get(conn)?.lease;
-    if (lease === undefined) return;
+  /** Destroys the socket of `lease` unless that borrow already ended. */
+  #discard(lease: Lease | undefined, conn: Connection, err: unknown): void {
+    if (lease === undefined || lease.spent) return;
     const reason: DestroyReason =
       conn.error !== undefined ? "error" : conn.readableEnded || conn.state !== "open" ? "peer-closed" : "user";
     (lease.owner as EndpointPool).destroyLent(lease, conn, reason, err);

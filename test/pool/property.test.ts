@@ -5,6 +5,7 @@ import fc from "fast-check";
 import { type Connection, InternalError } from "sockpool";
 import { SocketPool } from "../../src/pool/index.js";
 import { assertNoOpenSockets, echoServer } from "../helpers/net.js";
+import { ping } from "./helpers.js";
 
 after(assertNoOpenSockets);
 
@@ -12,6 +13,7 @@ const MAX = 3;
 
 type Op =
   | { kind: "acquire"; timeout: number | undefined; abortable: boolean }
+  | { kind: "use"; ping: boolean; selfRelease: boolean; abortable: boolean }
   | { kind: "release"; pick: number }
   | { kind: "destroy"; pick: number }
   | { kind: "abort"; pick: number }
@@ -24,6 +26,15 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant("acquire" as const),
       timeout: fc.option(fc.integer({ min: 0, max: 15 }), { nil: undefined }),
+      abortable: fc.boolean(),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("use" as const),
+      ping: fc.boolean(),
+      selfRelease: fc.boolean(),
       abortable: fc.boolean(),
     }),
   },
@@ -40,6 +51,10 @@ const maxIdle = fc.integer({ min: 0, max: MAX });
 /** One acquire as the test sees it: how often it settled, and how. */
 interface Attempt {
   settled: number;
+  /** Settles with the acquire or use() (never rejects). */
+  done?: Promise<void>;
+  /** A use() whose fn returned and whose promise has not settled yet. */
+  finishing?: boolean;
   conn?: Connection;
   error?: unknown;
   abort?: AbortController;
@@ -53,7 +68,7 @@ function checkStats(pool: SocketPool): void {
 }
 
 describe("any interleaving keeps the pool's invariants", () => {
-  it("acquire / release / destroy / abort / timeout / peer close, any maxIdlePerEndpoint", {
+  it("acquire / use / release / destroy / abort / timeout / peer close, any maxIdlePerEndpoint", {
     timeout: 120_000,
   }, async (t) => {
     const server = await echoServer(t);
@@ -68,18 +83,24 @@ describe("any interleaving keeps the pool's invariants", () => {
         });
         const attempts: Attempt[] = [];
         const held = new Set<Connection>();
+        const using = new Set<Connection>(); // lent to a use() whose fn has not returned
         try {
           for (const o of ops) {
-            await step(pool, server.endpoint, o, attempts, held, server.sockets);
+            await step(pool, server.endpoint, o, attempts, { held, using }, server.sockets);
             for (let i = 0; i < 5; i++) await Promise.resolve(); // let deliveries reach the borrowers
             checkStats(pool);
             const s = pool.stats();
-            assert.equal(s.borrowed, held.size, "the pool and the borrowers agree on who holds what");
+            // use() borrows are in flight between fn returning and the release.
+            assert.ok(
+              s.borrowed >= held.size && s.borrowed <= held.size + using.size + usesFinishing(attempts),
+              `the pool and the borrowers agree on who holds what: ${s.borrowed} vs ${held.size} + ${using.size}`,
+            );
           }
           const closing = pool.close({ timeout: 2_000 });
           for (let i = 0; i < 5; i++) await Promise.resolve();
           for (const c of [...held]) await pool.release(c);
           await closing;
+          await Promise.all(attempts.map((a) => a.done));
           // Everything settles exactly once, and no invariant check ever fired.
           await new Promise((r) => setImmediate(r));
           for (const a of attempts) {
@@ -104,12 +125,43 @@ describe("any interleaving keeps the pool's invariants", () => {
   });
 });
 
+function usesFinishing(attempts: Attempt[]): number {
+  return attempts.filter((a) => a.finishing).length;
+}
+
+/** A use() whose fn may ping, and may release the socket itself before returning. */
+function use(pool: SocketPool, endpoint: string, o: Op & { kind: "use" }, a: Attempt, using: Set<Connection>) {
+  const fn = async (c: Connection) => {
+    using.add(c);
+    try {
+      if (o.ping) await ping(c);
+      if (o.selfRelease) await pool.release(c);
+      return c;
+    } finally {
+      using.delete(c);
+      a.finishing = true;
+    }
+  };
+  a.done = pool.use(endpoint, fn, { signal: a.abort?.signal }).then(
+    (c) => {
+      a.settled++;
+      a.conn = c;
+      a.finishing = false;
+    },
+    (err) => {
+      a.settled++;
+      a.error = err;
+      a.finishing = false;
+    },
+  );
+}
+
 async function step(
   pool: SocketPool,
   endpoint: string,
   o: Op,
   attempts: Attempt[],
-  held: Set<Connection>,
+  { held, using }: { held: Set<Connection>; using: Set<Connection> },
   serverSockets: net.Socket[],
 ): Promise<void> {
   const pick = <T>(items: T[], i: number): T | undefined => (items.length ? items[i % items.length] : undefined);
@@ -118,7 +170,7 @@ async function step(
       const a: Attempt = { settled: 0 };
       if (o.abortable) a.abort = new AbortController();
       attempts.push(a);
-      pool.acquire(endpoint, { timeout: o.timeout, signal: a.abort?.signal }).then(
+      a.done = pool.acquire(endpoint, { timeout: o.timeout, signal: a.abort?.signal }).then(
         (c) => {
           a.settled++;
           a.conn = c;
@@ -129,6 +181,13 @@ async function step(
           a.error = err;
         },
       );
+      break;
+    }
+    case "use": {
+      const a: Attempt = { settled: 0 };
+      if (o.abortable) a.abort = new AbortController();
+      attempts.push(a);
+      use(pool, endpoint, o, a, using);
       break;
     }
     case "release": {

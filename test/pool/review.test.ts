@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { assertNoOpenSockets, echoServer, TEST_TIMEOUT, until } from "../helpers/net.js";
-import { gatedDial, testPool } from "./helpers.js";
+import { AcquireTimeoutError, type Connection } from "sockpool";
+import { assertNoOpenSockets, echoServer, rejectsWith, TEST_TIMEOUT, until } from "../helpers/net.js";
+import { gatedDial, ping, testPool } from "./helpers.js";
 
 const opts = { timeout: TEST_TIMEOUT };
 after(assertNoOpenSockets);
@@ -29,5 +30,51 @@ describe("a dial that lands with no waiter and no idle room", () => {
     const end = pool.stats();
     assert.deepEqual([end.open, end.borrowed, end.released], [0, 0, 2]);
     await pool.close({ timeout: 1000 });
+  });
+});
+
+describe("use() ends only its own borrow", () => {
+  it("does not release a socket fn gave back that a waiter now holds", opts, async (t) => {
+    const server = await echoServer(t);
+    const pool = testPool(t, { maxSocketsPerEndpoint: 1 });
+    let next: Promise<Connection> | undefined;
+    const result = await pool.use(server.endpoint, async (c) => {
+      next = pool.acquire(server.endpoint); // queues behind this borrow
+      await pool.release(c); // fn gives the socket back itself (a helper's `await using`)
+      return c;
+    });
+    const b = await (next as Promise<Connection>);
+    assert.equal(b, result);
+    assert.equal(pool.stats().borrowed, 1, "the waiter still holds it");
+    await rejectsWith(
+      pool.acquire(server.endpoint, { timeout: 50 }),
+      AcquireTimeoutError,
+      "ERR_SOCKPOOL_ACQUIRE_TIMEOUT",
+      server.endpoint,
+    );
+    assert.equal(await ping(b), "ping");
+    await pool.release(b);
+    assert.deepEqual([pool.stats().borrowed, pool.stats().idle], [0, 1]);
+  });
+
+  it("does not destroy a socket fn gave back when fn then throws", opts, async (t) => {
+    const server = await echoServer(t);
+    const pool = testPool(t, { maxSocketsPerEndpoint: 1 });
+    let next: Promise<Connection> | undefined;
+    const boom = new Error("boom");
+    await assert.rejects(
+      pool.use(server.endpoint, async (c) => {
+        next = pool.acquire(server.endpoint);
+        await pool.release(c);
+        await next;
+        throw boom;
+      }),
+      boom,
+    );
+    const b = await (next as Promise<Connection>);
+    assert.equal(b.state, "open");
+    assert.equal(pool.stats().destroyed, 0);
+    assert.equal(await ping(b), "ping");
+    await pool.release(b);
   });
 });
