@@ -20,6 +20,7 @@ import {
   FrameKind,
   kindName,
   MAX_ID,
+  UNDECODABLE_ERROR_CODE,
 } from "./frame.js";
 import { Heartbeat } from "./heartbeat.js";
 import { type ChannelOptions, resolveChannelOptions } from "./options.js";
@@ -294,11 +295,9 @@ export class Channel implements AsyncDisposable {
       case FrameKind.reply:
         this.#settle(f.id, f.payload, undefined);
         break;
-      case FrameKind.error: {
-        const { code, message } = decodeErrorPayload(f.payload);
-        this.#settle(f.id, undefined, new RemoteError(code, message));
+      case FrameKind.error:
+        this.#settle(f.id, undefined, remoteError(f.payload));
         break;
-      }
       case FrameKind.ping:
         this.#outbox.push(encodeFrame(FrameKind.pong, f.id, f.payload, this.#maxFrameSize));
         break;
@@ -371,5 +370,15 @@ export class Channel implements AsyncDisposable {
       `channel ${this.where}: callers wait while a slot is free`,
     );
     invariant(this.#state !== "closed" || this.load === 0, `channel ${this.where}: closed with requests outstanding`);
+  }
+}
+
+/** The error an error reply stands for; an undecodable payload fails its request only. */
+function remoteError(payload: Buffer): RemoteError {
+  try {
+    const { code, message } = decodeErrorPayload(payload);
+    return new RemoteError(code, message);
+  } catch (err) {
+    return new RemoteError(UNDECODABLE_ERROR_CODE, `the error reply could not be decoded: ${(err as Error).message}`);
   }
 }

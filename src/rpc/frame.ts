@@ -61,20 +61,44 @@ export function encodeFrame(
   return out;
 }
 
+/** The largest error code, in UTF-8 bytes. */
+const MAX_CODE_BYTES = 255;
+
 /**
- * The payload of an error frame: `code length (u16 BE) | code (UTF-8) | message (UTF-8)`.
- * The code is cut to 255 bytes at most so a remote cannot make it huge.
+ * The remote code a client gives an error reply whose payload cannot be decoded: the
+ * request still fails alone, with RemoteError, and the channel goes on.
  */
-export function encodeErrorPayload(code: string, message: string): Buffer {
-  const codeBytes = Buffer.from(code.slice(0, 255), "utf8");
-  const out = Buffer.allocUnsafe(2 + codeBytes.length + Buffer.byteLength(message));
+export const UNDECODABLE_ERROR_CODE = "ERR_RPC_UNDECODABLE_ERROR";
+
+/**
+ * The payload of an error frame: `code length (u16 BE) | code (UTF-8) | message (UTF-8)`,
+ * at most `maxBytes` long. The code is cut to 255 bytes at most so a remote cannot make it
+ * huge; past `maxBytes` the message is cut, then (only if it alone does not fit) the code,
+ * each at a character boundary, so the result always decodes (given `maxBytes` ≥ 2).
+ */
+export function encodeErrorPayload(code: string, message: string, maxBytes = Number.POSITIVE_INFINITY): Buffer {
+  if (maxBytes < 2) return EMPTY;
+  const codeBytes = utf8Prefix(
+    Buffer.from(code.slice(0, MAX_CODE_BYTES), "utf8"),
+    Math.min(MAX_CODE_BYTES, maxBytes - 2),
+  );
+  const messageBytes = utf8Prefix(Buffer.from(message, "utf8"), maxBytes - 2 - codeBytes.length);
+  const out = Buffer.allocUnsafe(2 + codeBytes.length + messageBytes.length);
   out.writeUInt16BE(codeBytes.length, 0);
   out.set(codeBytes, 2);
-  out.write(message, 2 + codeBytes.length, "utf8");
+  out.set(messageBytes, 2 + codeBytes.length);
   return out;
 }
 
-/** Decodes an error payload; throws BadFrameError when the code length overruns it. */
+/** The longest prefix of UTF-8 `bytes` of at most `max` bytes that ends between characters. */
+function utf8Prefix(bytes: Buffer, max: number): Buffer {
+  if (bytes.length <= max) return bytes;
+  let end = max;
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--; // back off a continuation byte
+  return bytes.subarray(0, end);
+}
+
+/** Decodes an error payload; throws BadFrameError when it is under 2 bytes or the code length overruns it. */
 export function decodeErrorPayload(payload: Buffer): { code: string; message: string } {
   if (payload.length < 2) throw new BadFrameError(`error payload of ${payload.length} bytes is shorter than 2`);
   const n = payload.readUInt16BE(0);

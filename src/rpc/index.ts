@@ -9,6 +9,7 @@ export {
   type Frame,
   FrameDecoder,
   FrameKind,
+  UNDECODABLE_ERROR_CODE,
 } from "./frame.js";
 export { type OpenChannelOptions, openChannel } from "./open-channel.js";
 export type { ChannelOptions } from "./options.js";

@@ -6,6 +6,7 @@ import { checkingInvariants, invariant } from "../internal/invariant.js";
 import { type Schema, validateOptions } from "../internal/validate.js";
 import { RpcContext, type RpcCounters, type RpcHandler, type RpcReply } from "./context.js";
 import {
+  BODY_HEADER,
   DEFAULT_MAX_FRAME_SIZE,
   encodeErrorPayload,
   encodeFrame,
@@ -228,14 +229,9 @@ export class RpcSession {
     if (c) c.errorReplies++;
     const code = (err as { code?: unknown } | null)?.code;
     const message = err instanceof Error ? err.message : String(err);
-    const payload = encodeErrorPayload(typeof code === "string" ? code : HANDLER_ERROR_CODE, message);
-    const room = this.#maxFrameSize - 5;
-    return encodeFrame(
-      FrameKind.error,
-      id,
-      payload.length > room ? payload.subarray(0, room) : payload,
-      this.#maxFrameSize,
-    );
+    const room = this.#maxFrameSize - BODY_HEADER; // the message is cut to fit, never the frame
+    const payload = encodeErrorPayload(typeof code === "string" ? code : HANDLER_ERROR_CODE, message, room);
+    return encodeFrame(FrameKind.error, id, payload, this.#maxFrameSize);
   }
 
   #abortAll(): void {

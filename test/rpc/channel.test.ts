@@ -12,7 +12,14 @@ import {
   RemoteError,
   RequestTimeoutError,
 } from "sockpool";
-import { encodeFrame, FrameDecoder, FrameKind, openChannel, type RpcContext } from "../../src/rpc/index.js";
+import {
+  encodeFrame,
+  FrameDecoder,
+  FrameKind,
+  openChannel,
+  type RpcContext,
+  UNDECODABLE_ERROR_CODE,
+} from "../../src/rpc/index.js";
 import { assertNoOpenSockets, rawServer, rejectsWith, TEST_TIMEOUT, until } from "../helpers/net.js";
 import { gate, rpcServer, sleep } from "./helpers.js";
 
@@ -215,6 +222,34 @@ describe("Channel requests", () => {
     assert.equal(ch.stats().failed, 100);
     assert.ok((await ch.closed) instanceof ConnectionResetError);
     await rejectsWith(ch.request("after"), ConnectionClosedError, "ERR_SOCKPOOL_CONNECTION_CLOSED");
+  });
+
+  it("rejects only its request with RemoteError when an error reply cannot be decoded", opts, async (t) => {
+    const bad: Record<string, string> = { overrun: "00ff41", short: "00", split: "0001" };
+    const srv = await rawServer(t, (socket) => {
+      const d = new FrameDecoder();
+      socket.on("data", (chunk: Buffer) => {
+        for (const f of d.push(chunk)) {
+          const hex = bad[f.payload.toString()];
+          if (hex === undefined) socket.write(encodeFrame(FrameKind.reply, f.id, f.payload));
+          else socket.write(encodeFrame(FrameKind.error, f.id, Buffer.from(hex, "hex")));
+        }
+      });
+    });
+    const ch = await openChannel(srv.endpoint);
+    t.after(() => ch.destroy());
+    for (const [name, hex] of Object.entries(bad)) {
+      const err = (await rejectsWith(
+        ch.request(name),
+        RemoteError,
+        "ERR_SOCKPOOL_REMOTE",
+        `${hex.length / 2} bytes`,
+      )) as RemoteError;
+      assert.equal(err.remoteCode, UNDECODABLE_ERROR_CODE, name);
+    }
+    assert.equal((await ch.request("fine")).toString(), "fine");
+    assert.equal(ch.state, "open");
+    assert.equal(ch.stats().errorReplies, 3);
   });
 
   it("rejects a payload over maxFrameSize without sending it", opts, async (t) => {

@@ -212,6 +212,39 @@ describe("serveRpc", () => {
     assert.equal(ch.state, "open");
   });
 
+  it(
+    "cuts an error reply to maxFrameSize at a character boundary of the message, keeping the code",
+    opts,
+    async (t) => {
+      // Room for 11 payload bytes: 2 (code length) + "E1" + 7 bytes, which would split the 4th "é".
+      const srv = await rpcServer(
+        t,
+        () => {
+          throw Object.assign(new Error("éééééé"), { code: "E1" });
+        },
+        { maxFrameSize: 16 },
+      );
+      const c = await rawClient(t, srv.port);
+      c.socket.write(encodeFrame(FrameKind.request, 1, ""));
+      await until(() => c.frames.length === 1, "error reply");
+      const f = c.frames[0] as Frame;
+      assert.equal(f.kind, FrameKind.error);
+      assert.deepEqual(decodeErrorPayload(f.payload), { code: "E1", message: "ééé" });
+    },
+  );
+
+  it("keeps an error reply decodable even when its code alone overflows maxFrameSize", opts, async (t) => {
+    // The 2000-byte reply becomes ERR_SOCKPOOL_LIMIT_EXCEEDED (27 bytes), over the 15-byte room.
+    const srv = await rpcServer(t, () => Buffer.alloc(2000), { maxFrameSize: 20 });
+    const c = await rawClient(t, srv.port);
+    c.socket.write(encodeFrame(FrameKind.request, 1, ""));
+    await until(() => c.frames.length === 1, "error reply");
+    const f = c.frames[0] as Frame;
+    assert.equal(f.kind, FrameKind.error);
+    assert.ok(f.payload.length <= 15, `payload of ${f.payload.length} bytes`);
+    assert.deepEqual(decodeErrorPayload(f.payload), { code: "ERR_SOCKPOOL_", message: "" });
+  });
+
   it("lays out an error reply as code length, code, message", opts, async (t) => {
     const srv = await rpcServer(t, () => {
       throw Object.assign(new Error("nope"), { code: "E1" });
