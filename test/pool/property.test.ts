@@ -83,7 +83,7 @@ describe("any interleaving keeps the pool's invariants", () => {
         });
         const attempts: Attempt[] = [];
         const held = new Set<Connection>();
-        const using = new Set<Connection>(); // lent to a use() whose fn has not returned
+        const using = new Set<Attempt>(); // use() calls whose fn is running (a socket may pass between them)
         try {
           for (const o of ops) {
             await step(pool, server.endpoint, o, attempts, { held, using }, server.sockets);
@@ -130,15 +130,15 @@ function usesFinishing(attempts: Attempt[]): number {
 }
 
 /** A use() whose fn may ping, and may release the socket itself before returning. */
-function use(pool: SocketPool, endpoint: string, o: Op & { kind: "use" }, a: Attempt, using: Set<Connection>) {
+function use(pool: SocketPool, endpoint: string, o: Op & { kind: "use" }, a: Attempt, using: Set<Attempt>) {
   const fn = async (c: Connection) => {
-    using.add(c);
+    using.add(a);
     try {
       if (o.ping) await ping(c);
       if (o.selfRelease) await pool.release(c);
       return c;
     } finally {
-      using.delete(c);
+      using.delete(a);
       a.finishing = true;
     }
   };
@@ -161,7 +161,7 @@ async function step(
   endpoint: string,
   o: Op,
   attempts: Attempt[],
-  { held, using }: { held: Set<Connection>; using: Set<Connection> },
+  { held, using }: { held: Set<Connection>; using: Set<Attempt> },
   serverSockets: net.Socket[],
 ): Promise<void> {
   const pick = <T>(items: T[], i: number): T | undefined => (items.length ? items[i % items.length] : undefined);
