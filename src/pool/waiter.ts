@@ -62,13 +62,20 @@ export class Waiter {
   }
 }
 
+/** Settled waiters a queue may hold beyond its live ones before it is compacted. */
+const DEAD_SLACK = 32;
+
 /**
  * The acquires waiting on one endpoint: a FIFO of ordinary waiters and a FIFO of retries
- * that want a freshly dialed socket. Waiters that settled on their own (timeout, abort) stay
- * queued and are skipped lazily, so cancelling is O(1).
+ * that want a freshly dialed socket. A waiter that settled on its own (timeout, abort) is
+ * dropped at once when it is at the head; otherwise it stays queued until the queue holds
+ * more settled waiters than live ones (plus DEAD_SLACK), and is then swept out. Each sweep
+ * removes at least half the queue, so cancelling stays O(1) amortised and a queue never
+ * holds much more than its live waiters, even when no socket comes back for a long time.
  *
- * State: `#normal`, `#fresh`: oldest first, settled ones included. `pending` counts the
- * waiters of both queues still waiting; `freshPending` those in `#fresh`.
+ * State: `#normal`, `#fresh`: oldest first, settled ones included (never one at the head
+ * after a settle), at most live + DEAD_SLACK settled ones each. `pending` counts the waiters
+ * of both queues still waiting; `freshPending` those in `#fresh`.
  */
 export class WaiterQueue {
   readonly #normal = new Fifo<Waiter>();
@@ -87,10 +94,12 @@ export class WaiterQueue {
     return (fresh ? this.#shiftLive(this.#fresh) : undefined) ?? this.#shiftLive(this.#normal);
   }
 
-  /** Counts a waiter that settled on its own as gone (it stays queued until skipped). */
+  /** Counts a waiter as gone (dequeued, or settled on its own) and prunes its queue. */
   settled(w: Waiter): void {
     this.pending--;
     if (w.fresh) this.freshPending--;
+    if (w.fresh) this.#prune(this.#fresh, this.freshPending);
+    else this.#prune(this.#normal, this.pending - this.freshPending);
   }
 
   /** Rejects every waiting waiter with `err`, oldest first. */
@@ -113,13 +122,26 @@ export class WaiterQueue {
     return { expired, next: Number.POSITIVE_INFINITY };
   }
 
-  /** For invariant checks: the counts match the waiters whose state is "waiting". */
+  /**
+   * For invariant checks: the counts match the waiters whose state is "waiting", and settled
+   * waiters do not pile up.
+   */
   check(where: string): void {
     let normal = 0;
     let fresh = 0;
     for (const w of this.#normal) if (w.waiting) normal++;
     for (const w of this.#fresh) if (w.waiting) fresh++;
     invariant(fresh === this.freshPending && normal + fresh === this.pending, `${where}: waiter counts are off`);
+    const dead = this.#normal.length - normal + this.#fresh.length - fresh;
+    invariant(dead <= this.pending + 2 * DEAD_SLACK, `${where}: ${dead} settled waiters kept for ${this.pending}`);
+  }
+
+  /** Drops settled waiters at the head; sweeps the queue once they outnumber the `live` ones. */
+  #prune(queue: Fifo<Waiter>, live: number): void {
+    while (queue.length > 0 && !(queue.peek() as Waiter).waiting) queue.shift();
+    if (queue.length - live > live + DEAD_SLACK) {
+      for (const w of queue.clear()) if (w.waiting) queue.push(w);
+    }
   }
 
   #shiftLive(queue: Fifo<Waiter>): Waiter | undefined {

@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { AcquireTimeoutError, type Connection } from "sockpool";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { AbortError, AcquireTimeoutError, type Connection } from "sockpool";
 import { assertNoOpenSockets, echoServer, rejectsWith, TEST_TIMEOUT, until } from "../helpers/net.js";
 import { gatedDial, ping, testPool } from "./helpers.js";
 
 const opts = { timeout: TEST_TIMEOUT };
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
 after(assertNoOpenSockets);
 
 describe("a dial that lands with no waiter and no idle room", () => {
@@ -76,5 +80,31 @@ describe("use() ends only its own borrow", () => {
     assert.equal(pool.stats().destroyed, 0);
     assert.equal(await ping(b), "ping");
     await pool.release(b);
+  });
+});
+
+describe("cancelled acquires while no socket comes back", () => {
+  it("are not kept: 50,000 aborted waiters leave the heap and the queue as they were", opts, async (t) => {
+    const server = await echoServer(t);
+    const pool = testPool(t, { maxSocketsPerEndpoint: 1, maxWaiting: 10 });
+    const held = await pool.acquire(server.endpoint);
+    const abortedAcquire = async () => {
+      const ac = new AbortController();
+      const p = pool.acquire(server.endpoint, { signal: ac.signal });
+      ac.abort();
+      await rejectsWith(p, AbortError, "ERR_SOCKPOOL_ABORTED");
+    };
+    const round = () => Promise.all(Array.from({ length: 10 }, abortedAcquire));
+    await round(); // warm up
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 5_000; i++) await round();
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    // Each kept waiter holds its promise, closures and an AbortError: ~3 kB, so ~150 MB.
+    assert.ok(grown < 30e6, `heap grew ${(grown / 1e6).toFixed(1)} MB`);
+    assert.equal(pool.stats().pending, 0);
+    assert.equal(await ping(held), "ping"); // the held socket is untouched
+    await pool.release(held);
   });
 });
