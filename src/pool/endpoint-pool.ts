@@ -93,6 +93,9 @@ export class EndpointPool implements LeaseOwner {
    */
   acquire(options: WaitOptions | undefined, stack: string | undefined, fresh = false): Promise<Connection> {
     if (this.#closing) return Promise.reject(new PoolClosedError(`acquire from ${this.key}`));
+    if (options?.signal?.aborted) {
+      return Promise.reject(new AbortError(`acquire from ${this.key}`, options.signal.reason));
+    }
     const now = Date.now();
     const record = fresh ? undefined : this.#takeIdle(now);
     if (record !== undefined) {
@@ -104,9 +107,6 @@ export class EndpointPool implements LeaseOwner {
       return validated(conn, record, this.#s.validate as Validate, retry, (lease, err) =>
         this.destroyLent(lease, conn, "validation", err),
       );
-    }
-    if (options?.signal?.aborted) {
-      return Promise.reject(new AbortError(`acquire from ${this.key}`, options.signal.reason));
     }
     if (now < this.#failFast.until && this.#borrowedCount === 0 && this.#dials.length === 0) {
       return Promise.reject(this.#failFast.error(now));

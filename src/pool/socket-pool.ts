@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import type { Connection } from "../connection/connection.js";
 import { type EndpointInput, parseEndpoint } from "../endpoint.js";
 import { AbortError, NotBorrowedError, PoolClosedError } from "../errors.js";
-import type { WaitOptions } from "../internal/cancel.js";
+import { throwIfAborted, type WaitOptions } from "../internal/cancel.js";
 import { validateOptions } from "../internal/validate.js";
 import { ChannelPool } from "../rpc/channel-pool.js";
 import { EndpointPool, type PoolHost } from "./endpoint-pool.js";
@@ -197,6 +197,8 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
       signal?.addEventListener("abort", onAbort, { once: true });
       let result: T;
       try {
+        // An abort after the acquire resolved but before the listener was added.
+        throwIfAborted(`use of ${conn.where}`, signal);
         result = await fn(conn);
       } catch (err) {
         const died = conn.readableEnded || conn.error !== undefined || conn.state !== "open";

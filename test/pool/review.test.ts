@@ -108,3 +108,37 @@ describe("cancelled acquires while no socket comes back", () => {
     await pool.release(held);
   });
 });
+
+describe("an aborted signal wins over an idle socket", () => {
+  it("acquire rejects at once with AbortError and leaves the idle socket idle", opts, async (t) => {
+    const server = await echoServer(t);
+    const pool = testPool(t);
+    await pool.release(await pool.acquire(server.endpoint));
+    const reason = new Error("caller gave up");
+    const err = await rejectsWith(
+      pool.acquire(server.endpoint, { signal: AbortSignal.abort(reason) }),
+      AbortError,
+      "ERR_SOCKPOOL_ABORTED",
+      server.endpoint,
+    );
+    assert.equal(err.cause, reason);
+    const s = pool.stats();
+    assert.deepEqual([s.idle, s.borrowed, s.acquired], [1, 0, 1]);
+  });
+
+  it("use() does not run fn when the signal aborts as the socket is handed over", opts, async (t) => {
+    const server = await echoServer(t);
+    const pool = testPool(t);
+    await pool.release(await pool.acquire(server.endpoint));
+    const ac = new AbortController();
+    pool.once("acquire", () => ac.abort()); // after the acquire's own check, before use() listens
+    let ran = false;
+    await rejectsWith(
+      pool.use(server.endpoint, async () => (ran = true), { signal: ac.signal }),
+      AbortError,
+      "ERR_SOCKPOOL_ABORTED",
+    );
+    assert.equal(ran, false);
+    assert.equal(pool.stats().borrowed, 0);
+  });
+});
