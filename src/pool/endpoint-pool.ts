@@ -102,11 +102,7 @@ export class EndpointPool implements LeaseOwner {
       const validate = this.#s.validate !== undefined && now - record.idleSince >= this.#s.validateAfter;
       const conn = this.#lend(record, now, 0, stack);
       this.#check();
-      if (!validate) return Promise.resolve(conn);
-      const retry = () => this.acquire(options, stack);
-      return validated(conn, record, this.#s.validate as Validate, retry, (lease, err) =>
-        this.destroyLent(lease, conn, "validation", err),
-      );
+      return validate ? this.#validate(conn, record, options, stack) : Promise.resolve(conn);
     }
     if (now < this.#failFast.until && this.#borrowedCount === 0 && this.#dials.length === 0) {
       return Promise.reject(this.#failFast.error(now));
@@ -132,6 +128,23 @@ export class EndpointPool implements LeaseOwner {
     this.#pump();
     this.#check();
     return w.promise;
+  }
+
+  /** Runs the validate hook on a socket just lent, under the acquire's signal and timeout. */
+  #validate(conn: Connection, record: PooledSocket, options: WaitOptions | undefined, stack: string | undefined) {
+    const limits = {
+      operation: `acquire from ${this.key}`,
+      options: { signal: options?.signal, timeout: options?.timeout ?? this.#s.acquireTimeout },
+      timeoutError: (ms: number) => new AcquireTimeoutError(this.key, ms, `validating; ${this.#detail()}`),
+    };
+    const retry = () => this.acquire(options, stack);
+    return validated(conn, record, this.#s.validate as Validate, limits, retry, (lease, err) => {
+      if (err instanceof AcquireTimeoutError) {
+        this.#counters.timeouts++;
+        this.#host.total.timeouts++;
+      }
+      this.destroyLent(lease, conn, "validation", err);
+    });
   }
 
   /** Takes a lent socket back: pooled if healthy, else destroyed with the reason. */

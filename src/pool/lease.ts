@@ -1,4 +1,5 @@
 import type { Connection, ConnectionOwner } from "../connection/connection.js";
+import { type WaitOptions, withCancel } from "../internal/cancel.js";
 import type { DestroyReason } from "./stats.js";
 
 /** `idle ⇄ borrowed → gone`; `gone` is final (destroyed, retired or collected). */
@@ -116,29 +117,49 @@ export function releaseProblem(
 /** The `validate` hook of SocketPoolOptions. */
 export type Validate = (conn: Connection) => boolean | Promise<boolean>;
 
+/** The acquire's limits, which the validate hook runs under. */
+export interface ValidateLimits {
+  operation: string;
+  options: WaitOptions;
+  timeoutError: (ms: number) => Error;
+}
+
 /**
- * Runs `validate` on a connection just lent from the idle stack. Resolves with it when the
- * hook says true and left the stream clean; otherwise queues `retry()` (another acquire)
- * and only then destroys the connection through `discard`, so the endpoint's pool never
- * looks empty in between. A throwing hook counts as false; its error goes to `discard`.
+ * Runs `validate` on a connection just lent from the idle stack, under the acquire's
+ * signal and timeout. Resolves with it when the hook says true and left the stream clean;
+ * otherwise queues `retry()` (another acquire) and only then destroys the connection
+ * through `discard`, so the endpoint's pool never looks empty in between. A throwing hook
+ * counts as false; its error goes to `discard`. When the signal or timeout cuts the hook
+ * off, the connection is discarded with that error (failing the hook's pending reads) and
+ * the acquire rejects with it: AbortError or the timeout error.
  */
 export async function validated(
   conn: Connection,
   record: PooledSocket,
   validate: Validate,
+  limits: ValidateLimits,
   retry: () => Promise<Connection>,
   discard: (lease: Lease, err: unknown) => void,
 ): Promise<Connection> {
+  const lease = record.lease as Lease; // this borrow: spent if the pool took it back meanwhile
   let ok = false;
   let err: unknown;
+  let cancelled: Error | undefined;
   try {
-    ok = (await validate(conn)) === true;
+    const check = new Promise<boolean>((resolve) => resolve(validate(conn)));
+    const onCancel = (e: Error) => {
+      cancelled = e;
+    };
+    ok = (await withCancel(limits.operation, check, limits.options, limits.timeoutError, onCancel)) === true;
   } catch (e) {
     err = e;
   }
-  const lease = record.lease;
-  if (ok && !conn.dirty && conn.bufferedLength === 0 && lease !== undefined) return conn;
+  if (cancelled !== undefined) {
+    if (!lease.spent) discard(lease, cancelled);
+    throw cancelled;
+  }
+  if (ok && !conn.dirty && conn.bufferedLength === 0 && !lease.spent) return conn;
   const next = retry();
-  if (lease !== undefined && !lease.spent) discard(lease, err);
+  if (!lease.spent) discard(lease, err);
   return next;
 }

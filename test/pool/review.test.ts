@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
+import { after, describe, it, type TestContext } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { AbortError, AcquireTimeoutError, type Connection } from "sockpool";
-import { assertNoOpenSockets, echoServer, rejectsWith, TEST_TIMEOUT, until } from "../helpers/net.js";
+import { assertNoOpenSockets, echoServer, rawServer, rejectsWith, TEST_TIMEOUT, until } from "../helpers/net.js";
 import { gatedDial, ping, testPool } from "./helpers.js";
 
 const opts = { timeout: TEST_TIMEOUT };
@@ -140,5 +140,45 @@ describe("an aborted signal wins over an idle socket", () => {
     );
     assert.equal(ran, false);
     assert.equal(pool.stats().borrowed, 0);
+  });
+});
+
+describe("a validate hook that never answers", () => {
+  const silent = (t: TestContext) => rawServer(t, () => {}); // reads nothing, says nothing
+  const hangs = async (c: Connection) => (await c.readLine()) === "ok";
+
+  it("is cut off by acquireTimeout: AcquireTimeoutError, the socket destroyed as validation", opts, async (t) => {
+    const server = await silent(t);
+    const pool = testPool(t, { validateAfter: 0, validate: hangs, acquireTimeout: 100 });
+    await pool.release(await pool.acquire(server.endpoint));
+    await rejectsWith(
+      pool.acquire(server.endpoint),
+      AcquireTimeoutError,
+      "ERR_SOCKPOOL_ACQUIRE_TIMEOUT",
+      server.endpoint,
+    );
+    const s = pool.stats();
+    assert.deepEqual([s.open, s.borrowed, s.destroyedBy.validation, s.timeouts], [0, 0, 1, 1]);
+  });
+
+  it("is cut off by the acquire's signal: AbortError, the socket destroyed as validation", opts, async (t) => {
+    const server = await silent(t);
+    let started: () => void = () => {};
+    const validating = new Promise<void>((r) => (started = r));
+    const pool = testPool(t, {
+      validateAfter: 0,
+      validate: (c) => {
+        started();
+        return hangs(c);
+      },
+    });
+    await pool.release(await pool.acquire(server.endpoint));
+    const ac = new AbortController();
+    const acquiring = pool.acquire(server.endpoint, { signal: ac.signal });
+    await validating;
+    ac.abort();
+    await rejectsWith(acquiring, AbortError, "ERR_SOCKPOOL_ABORTED", server.endpoint);
+    const s = pool.stats();
+    assert.deepEqual([s.open, s.borrowed, s.destroyedBy.validation], [0, 0, 1]);
   });
 });
