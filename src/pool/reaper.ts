@@ -1,11 +1,17 @@
 import type { PooledSocket } from "./lease.js";
 import type { DestroyReason } from "./stats.js";
 
+/** The longest delay setTimeout takes; a longer one fires after 1 ms. */
+const MAX_TIMER_DELAY = 0x7fffffff;
+
 /**
  * One unref'd timer that runs `reap` at the earliest deadline it was asked for. Asking for a
  * later deadline than the one pending costs nothing, so a busy pool arms it rarely. The pool
  * uses one for idle and lifetime retirement (armed only while something is idle) and one for
  * acquire timeouts (armed only while someone waits on the default timeout).
+ *
+ * A deadline beyond a timer's range (2^31-1 ms, ~24.8 days) is reached in steps: the timer is
+ * set to the longest allowed delay and re-armed when it fires early.
  *
  * State: `#timer` is pending exactly when `#at` (ms since epoch) is finite; `#stopped` is final.
  */
@@ -24,9 +30,7 @@ export class Reaper {
     if (this.#stopped || !Number.isFinite(at) || at >= this.#at) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#at = at;
-    // +1 so the deadline has passed when the timer fires, whatever the clock's rounding.
-    this.#timer = setTimeout(this.#fire, Math.max(0, at - Date.now()) + 1);
-    this.#timer.unref();
+    this.#schedule();
   }
 
   /** Cancels the pending run; `arm` works again afterwards. */
@@ -42,7 +46,15 @@ export class Reaper {
     this.#stopped = true;
   }
 
+  #schedule(): void {
+    // +1 so the deadline has passed when the timer fires, whatever the clock's rounding.
+    const delay = Math.min(MAX_TIMER_DELAY, Math.max(0, this.#at - Date.now()) + 1);
+    this.#timer = setTimeout(this.#fire, delay);
+    this.#timer.unref();
+  }
+
   readonly #fire = (): void => {
+    if (Date.now() < this.#at) return this.#schedule(); // a step towards a far deadline
     this.#timer = undefined;
     this.#at = Number.POSITIVE_INFINITY;
     this.#reap();
