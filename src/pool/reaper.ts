@@ -54,7 +54,10 @@ export class Reaper {
   }
 
   readonly #fire = (): void => {
-    if (Date.now() < this.#at) return this.#schedule(); // a step towards a far deadline
+    if (Date.now() < this.#at) {
+      this.#schedule(); // a step towards a far deadline
+      return;
+    }
     this.#timer = undefined;
     this.#at = Number.POSITIVE_INFINITY;
     this.#reap();
