@@ -95,6 +95,14 @@ export async function connect(endpoint: EndpointInput | Endpoint, options: Conne
  */
 export function validateConnectOptions(what: string, options: ConnectOptions | undefined): void {
   validateOptions(what, options, connectOptionsSchema);
+  checkAddressOptions(what, options);
+}
+
+/** The checks the schema cannot express: localAddress is an IP, family is 0, 4 or 6. */
+export function checkAddressOptions(
+  what: string,
+  options: Pick<ConnectOptions, "localAddress" | "family"> | undefined,
+): void {
   const local = options?.localAddress;
   if (local !== undefined && net.isIP(local) === 0) {
     throw new InvalidArgumentError(`${what}.localAddress must be an IP address, got ${quote(local)}`);

@@ -1,5 +1,5 @@
 import type { ConnectOptions } from "../connection/connect.js";
-import { connectOptionsSchema } from "../connection/connect.js";
+import { checkAddressOptions, connectOptionsSchema } from "../connection/connect.js";
 import type { Connection } from "../connection/connection.js";
 import type { Endpoint } from "../endpoint.js";
 import { InvalidArgumentError } from "../errors.js";
@@ -129,6 +129,7 @@ const { timeout: _t, signal: _s, ...dialSchema } = connectOptionsSchema;
 export function resolvePoolOptions(options: SocketPoolOptions = {}): PoolSettings {
   validateOptions("SocketPool options", options, schema);
   validateOptions("SocketPool options.connect", options.connect, dialSchema);
+  checkAddressOptions("SocketPool options.connect", options.connect);
   const maxPerEndpoint = options.maxSocketsPerEndpoint ?? 10;
   const maxIdle = options.maxIdlePerEndpoint ?? maxPerEndpoint;
   const minIdle = options.minIdlePerEndpoint ?? 0;

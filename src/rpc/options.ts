@@ -1,4 +1,4 @@
-import { type ConnectOptions, connectOptionsSchema } from "../connection/connect.js";
+import { type ConnectOptions, checkAddressOptions, connectOptionsSchema } from "../connection/connect.js";
 import { InvalidArgumentError } from "../errors.js";
 import { type Schema, validateOptions } from "../internal/validate.js";
 import { DEFAULT_MAX_FRAME_SIZE } from "./frame.js";
@@ -45,6 +45,7 @@ export function resolveChannelOptions(options: ChannelOptions): ResolvedChannelO
       ...connectOptionsSchema,
       signal: { renamed: "openChannel's signal" },
     });
+    checkAddressOptions("channel options.connect", options.connect);
   }
   const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
   if (maxFrameSize < 5 || maxFrameSize > 0xffffffff) {

@@ -113,6 +113,10 @@ describe("SocketPool basics", () => {
     assert.throws(() => new SocketPool({ bogus: 1 } as never), /unknown option "bogus"/);
     assert.throws(() => new SocketPool({ maxSocketsPerHost: 3 } as never), /use maxSocketsPerEndpoint/);
     assert.throws(() => new SocketPool({ connect: { noDelay: "yes" } } as never), /noDelay.*"yes"/);
+    assert.throws(
+      () => new SocketPool({ connect: { localAddress: "not-an-ip" } }),
+      (e: unknown) => e instanceof InvalidArgumentError && /localAddress.*"not-an-ip"/.test(e.message),
+    );
     assert.throws(() => new SocketPool({ minIdlePerEndpoint: 5, maxSocketsPerEndpoint: 2 }), /minIdlePerEndpoint/);
   });
 
