@@ -337,9 +337,15 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     this.#socket.destroy();
   }
 
-  /** Same as `close()`, or a release when a pool lent this connection. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.#owner ? this.#owner.release(this) : this.close();
+  /**
+   * Same as `close()`, or a release when a pool lent this connection. A getter on purpose:
+   * `await using` fetches the dispose function when the declaration runs, so each scope gets
+   * one bound to the borrow it declared. A pool lends this same object again after a
+   * release, and a late scope exit must not give back the next borrower's socket.
+   */
+  get [Symbol.asyncDispose](): () => Promise<void> {
+    const owner = this.#owner;
+    return owner ? () => owner.release(this) : () => this.close();
   }
 
   /** Yields chunks as they arrive until EOF; rethrows socket errors. */
