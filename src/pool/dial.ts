@@ -106,3 +106,86 @@ export class FailFast {
     return this.#lastErrorAt >= since ? this.#lastError : undefined;
   }
 }
+
+/** What the dials of one endpoint report to the pool that started them. */
+export interface DialHandlers {
+  /** Gives back the slot under maxSockets a dial held (see SocketPool). */
+  giveSlot(): void;
+  /** One connect attempt failed; a retry may follow. */
+  attemptFailed(err: unknown): void;
+  /**
+   * A dial connected. `counted`: it was still in progress, and its slot passes to the socket;
+   * false when it was aborted just as it connected, so it holds no slot any more.
+   */
+  connected(conn: Connection, counted: boolean): void;
+  /** A dial failed for good. `counted` as above; a counted dial's slot was just given back. */
+  failed(err: unknown, counted: boolean): void;
+}
+
+/**
+ * The dials in progress for one endpoint. Each holds a slot under maxSockets from `start()`
+ * until it connects (the slot passes to its socket), fails or is aborted (the slot is given
+ * back at once: `connect` destroys a half-made socket synchronously).
+ *
+ * State: `#list`: one AbortController per dial in progress, oldest first. A dial leaves it
+ * exactly once, when it is aborted, connects or fails, whichever comes first; `count` is its
+ * length.
+ */
+export class Dials {
+  readonly #list: AbortController[] = [];
+  readonly #endpoint: Endpoint;
+  readonly #settings: PoolSettings;
+  readonly #on: DialHandlers;
+
+  constructor(endpoint: Endpoint, settings: PoolSettings, handlers: DialHandlers) {
+    this.#endpoint = endpoint;
+    this.#settings = settings;
+    this.#on = handlers;
+  }
+
+  get count(): number {
+    return this.#list.length;
+  }
+
+  /** Starts one dial (its caller took a slot for it). */
+  start(): void {
+    const ac = new AbortController();
+    this.#list.push(ac);
+    dialWithRetries(this.#endpoint, this.#settings, ac.signal, (err) => this.#on.attemptFailed(err)).then(
+      (conn) => this.#on.connected(conn, this.#remove(ac)),
+      (err) => this.#failed(ac, err),
+    );
+  }
+
+  /** Aborts the newest dial if more than `wanted` are in progress. */
+  trim(wanted: number, reason: unknown): void {
+    const newest = this.#list[this.#list.length - 1];
+    if (this.#list.length > wanted && newest !== undefined) this.#abort(newest, reason);
+  }
+
+  /** Aborts every dial, oldest first, each with a new `reason()`. */
+  abortAll(reason: () => unknown): void {
+    for (const ac of [...this.#list]) this.#abort(ac, reason());
+  }
+
+  /** Abandons a dial: it stops counting at once. */
+  #abort(ac: AbortController, reason: unknown): void {
+    this.#list.splice(this.#list.indexOf(ac), 1);
+    this.#on.giveSlot();
+    ac.abort(reason);
+  }
+
+  #failed(ac: AbortController, err: unknown): void {
+    const counted = this.#remove(ac);
+    if (counted) this.#on.giveSlot();
+    this.#on.failed(err, counted);
+  }
+
+  /** Takes a settled dial off the list; false if it was aborted (and taken off) before. */
+  #remove(ac: AbortController): boolean {
+    const i = this.#list.indexOf(ac);
+    if (i < 0) return false;
+    this.#list.splice(i, 1);
+    return true;
+  }
+}

@@ -1,20 +1,17 @@
 import type { Connection } from "../connection/connection.js";
 import type { Endpoint } from "../endpoint.js";
 import { AbortError, AcquireTimeoutError, NotBorrowedError, PoolClosedError, QueueFullError } from "../errors.js";
-import { armCancel, type WaitOptions } from "../internal/cancel.js";
-import { checkingInvariants, invariant } from "../internal/invariant.js";
-import { dialWithRetries, FailFast } from "./dial.js";
-import {
-  idleProblem,
-  Lease,
-  type LeaseOwner,
-  PooledSocket,
-  releaseProblem,
-  type Validate,
-  validated,
-} from "./lease.js";
+import type { WaitOptions } from "../internal/cancel.js";
+import { checkingInvariants } from "../internal/invariant.js";
+import { AcquireTimeouts } from "./acquire-timeouts.js";
+import { checkEndpointPool } from "./check.js";
+import { Dials, FailFast } from "./dial.js";
+import { IdleStack } from "./idle-stack.js";
+import type { Lease, LeaseOwner, PooledSocket, Validate } from "./lease.js";
+import { releaseProblem, validated } from "./lease.js";
 import type { PoolSettings } from "./options.js";
-import { dueForRetirement, Reaper } from "./reaper.js";
+import { Reaper } from "./reaper.js";
+import { SocketRecords } from "./socket-records.js";
 import { Counters, type DestroyReason, type EndpointStats } from "./stats.js";
 import { Waiter, WaiterQueue } from "./waiter.js";
 
@@ -36,40 +33,38 @@ export interface PoolHost {
 
 const RESOLVED = Promise.resolve();
 
-/** Recovers the slot of a borrowed connection collected without release. */
-const collected = new FinalizationRegistry<PooledSocket>((record) => record.onCollected());
-
 /**
  * One bounded pool for one endpoint.
  *
- * State:
- * - `#idle`: idle sockets, most recently used LAST (a stack: pop reuses MRU, so the surplus
- *   ages out at the bottom, where `idleSince` is oldest).
- * - `#sockets`: every open socket (idle or borrowed); `#borrowedCount`: how many are lent
- *   out. `#dials`: dials in progress, oldest first (one
- *   AbortController each). `#waiters`: queued acquires (see {@link WaiterQueue}); retries
- *   that want a fresh socket are served by new dials only.
+ * State (each part's own State comment says more):
+ * - `#idle`: the idle stack, most recently used on top ({@link IdleStack}). `#sockets`: every
+ *   open socket, idle or borrowed, and the borrowed count ({@link SocketRecords}).
+ * - `#dials`: dials in progress, oldest first ({@link Dials}). `#waiters`: queued acquires
+ *   ({@link WaiterQueue}); retries that want a fresh socket are served by new dials only.
+ *   `#timeouts` queues them and arms their timeouts and aborts ({@link AcquireTimeouts}).
  * - `#failFast`: consecutive dial failures, the fail-fast window and the last dial error.
- * - `#closing`: final; nothing is lent or pooled after it.
- * Invariants at every synchronous boundary: open = idle + borrowed + dialing ≤ maxPerEndpoint;
- * a socket is in exactly one of idle or borrowed; if a (non-fresh) acquire waits, nothing is
- * idle; the counts match the waiters whose state is "waiting".
+ * - `#counters`: this endpoint's, rolled up into the pool's totals. `#reaper`: armed for the
+ *   next idle or lifetime retirement and for the end of the fail-fast window.
+ * - `#closing`: final; nothing is lent or pooled after it. `#drained`: close() callers waiting
+ *   until nothing is borrowed or dialing.
+ * Invariants at every synchronous boundary (asserted by {@link checkEndpointPool}): open =
+ * idle + borrowed + dialing ≤ maxPerEndpoint; a socket is in exactly one of idle or borrowed;
+ * if a (non-fresh) acquire waits, nothing is idle; the counts match the waiters still waiting.
  */
 export class EndpointPool implements LeaseOwner {
   readonly endpoint: Endpoint;
   readonly key: string;
   readonly #host: PoolHost;
   readonly #s: PoolSettings;
-  readonly #counters = new Counters();
-  readonly #idle: PooledSocket[] = [];
-  readonly #sockets = new Set<PooledSocket>();
-  #borrowedCount = 0;
-  readonly #dials: AbortController[] = [];
+  readonly #counters: Counters;
+  readonly #idle: IdleStack;
+  readonly #sockets: SocketRecords;
+  readonly #dials: Dials;
   readonly #waiters = new WaiterQueue();
+  readonly #timeouts: AcquireTimeouts;
   readonly #failFast: FailFast;
   #closing = false;
   readonly #reaper = new Reaper(() => this.#reap());
-  readonly #expiry = new Reaper(() => this.#expireWaiters());
   readonly #drained: Array<() => void> = [];
 
   constructor(endpoint: Endpoint, host: PoolHost) {
@@ -77,14 +72,30 @@ export class EndpointPool implements LeaseOwner {
     this.key = endpoint.key;
     this.#host = host;
     this.#s = host.settings;
+    this.#counters = new Counters(host.total);
+    this.#idle = new IdleStack((record, reason, err, graceful) =>
+      this.#destroy(record, record.conn, reason, err, graceful),
+    );
+    this.#sockets = new SocketRecords((conn) => host.closing(conn), this.#s.leakWarningAfter, this.#onLeak);
     this.#failFast = new FailFast(this.key, this.#s.failFastWindow, this.#s.failFastMaxWindow);
+    this.#dials = new Dials(endpoint, this.#s, {
+      giveSlot: () => host.giveSlot(),
+      attemptFailed: (err) => {
+        this.#counters.recordConnectError();
+        this.#failFast.noteError(err);
+      },
+      connected: (conn, counted) => this.#onDialed(conn, counted),
+      failed: (err, counted) => this.#onDialFailed(err, counted),
+    });
+    this.#timeouts = new AcquireTimeouts(this.#waiters, `acquire from ${this.key}`, this.#s.acquireTimeout, {
+      timeoutError: (ms, w) =>
+        new AcquireTimeoutError(this.key, ms, this.#detail(), this.#failFast.errorSince(w.since)),
+      cancelled: (err) => this.#onCancelled(err),
+    });
   }
 
   get open(): number {
-    return this.#idle.length + this.#borrowedCount + this.#dials.length;
-  }
-  get idleCount(): number {
-    return this.#idle.length;
+    return this.#idle.length + this.#sockets.borrowed + this.#dials.count;
   }
 
   /**
@@ -97,34 +108,22 @@ export class EndpointPool implements LeaseOwner {
       return Promise.reject(new AbortError(`acquire from ${this.key}`, options.signal.reason));
     }
     const now = Date.now();
-    const record = fresh ? undefined : this.#takeIdle(now);
+    const record = fresh ? undefined : this.#idle.take(now);
     if (record !== undefined) {
       const validate = this.#s.validate !== undefined && now - record.idleSince >= this.#s.validateAfter;
       const conn = this.#lend(record, now, 0, stack);
       this.#check();
       return validate ? this.#validate(conn, record, options, stack) : Promise.resolve(conn);
     }
-    if (now < this.#failFast.until && this.#borrowedCount === 0 && this.#dials.length === 0) {
+    if (now < this.#failFast.until && this.#sockets.borrowed === 0 && this.#dials.count === 0) {
       return Promise.reject(this.#failFast.error(now));
     }
     if (this.#waiters.pending >= this.#s.maxWaiting)
       return Promise.reject(new QueueFullError(this.key, this.#s.maxWaiting));
     const w = new Waiter(now, stack, fresh);
     // A retry after a stale socket wants a new one: make room by closing the oldest idle.
-    if (fresh && this.open >= this.#s.maxPerEndpoint) this.#evictOldest("replaced");
-    this.#waiters.push(w);
-    if (options?.signal === undefined && options?.timeout === undefined && !fresh) {
-      // The default timeout: deadlines grow in queue order, so one shared timer serves all.
-      w.deadline = now + this.#s.acquireTimeout;
-      this.#expiry.arm(w.deadline);
-    } else {
-      w.disarm = armCancel(
-        `acquire from ${this.key}`,
-        { signal: options?.signal, timeout: options?.timeout ?? this.#s.acquireTimeout },
-        (ms) => new AcquireTimeoutError(this.key, ms, this.#detail(), this.#failFast.errorSince(w.since)),
-        (err) => this.#cancel(w, err),
-      );
-    }
+    if (fresh && this.open >= this.#s.maxPerEndpoint) this.#idle.evictOldest("replaced");
+    this.#timeouts.enqueue(w, options, now);
     this.#pump();
     this.#check();
     return w.promise;
@@ -132,30 +131,21 @@ export class EndpointPool implements LeaseOwner {
 
   /** Runs the validate hook on a socket just lent, under the acquire's signal and timeout. */
   #validate(conn: Connection, record: PooledSocket, options: WaitOptions | undefined, stack: string | undefined) {
-    const limits = {
-      operation: `acquire from ${this.key}`,
-      options: { signal: options?.signal, timeout: options?.timeout ?? this.#s.acquireTimeout },
-      timeoutError: (ms: number) => new AcquireTimeoutError(this.key, ms, `validating; ${this.#detail()}`),
-    };
+    const timeoutError = (ms: number) => new AcquireTimeoutError(this.key, ms, `validating; ${this.#detail()}`);
+    const limits = this.#timeouts.limits(options, timeoutError);
     const retry = () => this.acquire(options, stack);
     return validated(conn, record, this.#s.validate as Validate, limits, retry, (lease, err) => {
-      if (err instanceof AcquireTimeoutError) {
-        this.#counters.timeouts++;
-        this.#host.total.timeouts++;
-      }
+      if (err instanceof AcquireTimeoutError) this.#counters.recordTimeout();
       this.destroyLent(lease, conn, "validation", err);
     });
   }
 
   /** Takes a lent socket back: pooled if healthy, else destroyed with the reason. */
   releaseLease(lease: Lease, conn: Connection): Promise<void> {
+    if (!lease.current) return Promise.reject(new NotBorrowedError("release", conn.where));
     const record = lease.record;
-    if (lease.spent || record.state !== "borrowed" || record.lease !== lease) {
-      return Promise.reject(new NotBorrowedError("release", conn.where));
-    }
-    this.#endLease(record);
-    this.#counters.released++;
-    this.#host.total.released++;
+    this.#sockets.endLease(record);
+    this.#counters.recordRelease();
     this.#host.emit("release", conn, this.key);
     const now = Date.now();
     const problem = this.#closing ? "pool-closed" : releaseProblem(conn, record, now, this.#s.maxUses);
@@ -172,18 +162,16 @@ export class EndpointPool implements LeaseOwner {
 
   /** Destroys a lent socket (pool.destroy, or use() whose function threw). */
   destroyLent(lease: Lease, conn: Connection, reason: DestroyReason, err?: unknown): void {
+    if (!lease.current) throw new NotBorrowedError("destroy", conn.where);
     const record = lease.record;
-    if (lease.spent || record.state !== "borrowed" || record.lease !== lease) {
-      throw new NotBorrowedError("destroy", conn.where);
-    }
-    this.#endLease(record);
+    this.#sockets.endLease(record);
     // Pending reads and writes reject with `err` (an abort, say) rather than a bare close.
     if (err instanceof Error && conn.state !== "closed") conn.destroy(err);
     this.#destroy(record, conn, reason, err, false);
     this.#settle();
   }
 
-  /** Called by the SocketPool when a slot under maxSockets frees up. */
+  /** Starts the dials wanted: when a slot under maxSockets frees up, or to warm minIdle sockets. */
   pump(): void {
     this.#pump();
     this.#check();
@@ -191,22 +179,9 @@ export class EndpointPool implements LeaseOwner {
 
   /** Closes the oldest idle socket to make room elsewhere; false if nothing is idle. */
   evictIdle(): boolean {
-    if (!this.#evictOldest("max-sockets")) return false;
+    if (!this.#idle.evictOldest("max-sockets")) return false;
     queueMicrotask(() => this.#settle());
     return true;
-  }
-
-  #evictOldest(reason: DestroyReason): boolean {
-    const record = this.#idle.shift();
-    if (record === undefined) return false;
-    this.#destroy(record, record.conn, reason, undefined, true);
-    return true;
-  }
-
-  /** Starts minIdlePerEndpoint warm dials. */
-  warm(): void {
-    this.#pump();
-    this.#check();
   }
 
   /**
@@ -216,20 +191,20 @@ export class EndpointPool implements LeaseOwner {
   close(): Promise<void> {
     this.#closing = true;
     this.#reaper.stop();
-    this.#expiry.stop();
+    this.#timeouts.stop();
     this.#waiters.rejectAll(new PoolClosedError(`acquire from ${this.key}`));
-    for (const ac of [...this.#dials]) this.#abortDial(ac, new PoolClosedError(`connect to ${this.key}`));
-    for (const record of this.#idle.splice(0)) this.#destroy(record, record.conn, "pool-closed", undefined, true);
+    this.#dials.abortAll(() => new PoolClosedError(`connect to ${this.key}`));
+    this.#idle.closeAll();
     this.#check();
-    if (this.#borrowedCount === 0 && this.#dials.length === 0) return RESOLVED;
+    if (this.#sockets.borrowed === 0 && this.#dials.count === 0) return RESOLVED;
     return new Promise((resolve) => this.#drained.push(resolve));
   }
 
   /** After the close deadline: destroys whatever is still borrowed. */
   destroyBorrowed(): void {
-    for (const record of [...this.#sockets]) {
+    for (const record of [...this.#sockets.all]) {
       if (record.state !== "borrowed") continue;
-      this.#endLease(record);
+      this.#sockets.endLease(record);
       this.#destroy(record, record.ref.deref(), "pool-closed", undefined, false);
     }
     this.#settle();
@@ -238,58 +213,24 @@ export class EndpointPool implements LeaseOwner {
   stats(): EndpointStats {
     return this.#counters.snapshot({
       idle: this.#idle.length,
-      borrowed: this.#borrowedCount,
-      dialing: this.#dials.length,
+      borrowed: this.#sockets.borrowed,
+      dialing: this.#dials.count,
       pending: this.#waiters.pending,
     });
   }
 
-  #takeIdle(now: number): PooledSocket | undefined {
-    for (let record = this.#idle.pop(); record !== undefined; record = this.#idle.pop()) {
-      const problem = idleProblem(record.conn as Connection, record, now);
-      if (problem === undefined) return record;
-      this.#destroy(record, record.conn, problem, record.conn?.error, problem === "lifetime");
-    }
-    return undefined;
-  }
-
   #lend(record: PooledSocket, now: number, waited: number, stack: string | undefined): Connection {
-    const conn = record.conn as Connection;
-    record.conn = undefined;
-    if (record.parked) {
-      record.parked = false;
-      conn.socket.ref();
-    }
-    record.state = "borrowed";
-    const reused = record.uses > 0;
-    record.uses++;
-    this.#borrowedCount++;
-    const lease = new Lease(record, this, now);
-    record.lease = lease;
-    if (this.#s.leakWarningAfter !== undefined) this.#watchLeak(lease, stack);
-    conn.lend(lease, reused);
-    const c = this.#counters;
-    const t = this.#host.total;
-    c.acquired++;
-    t.acquired++;
-    if (reused) {
-      c.reused++;
-      t.reused++;
-    }
-    c.recordWait(waited);
-    t.recordWait(waited);
+    const conn = this.#sockets.lend(record, this, now, stack);
+    const reused = record.uses > 1;
+    this.#counters.recordAcquire(reused, waited);
     this.#host.emit("acquire", conn, this.key, reused);
     return conn;
   }
 
-  #watchLeak(lease: Lease, stack: string | undefined): void {
-    lease.stack = stack;
-    const after = this.#s.leakWarningAfter as number;
-    lease.leakTimer = setTimeout(() => {
-      this.#host.emit("leak", { endpoint: this.key, stack, heldMs: Date.now() - lease.since, collected: false });
-    }, after);
-    lease.leakTimer.unref();
-  }
+  readonly #onLeak = (lease: Lease): void => {
+    const heldMs = Date.now() - lease.since;
+    this.#host.emit("leak", { endpoint: this.key, stack: lease.stack, heldMs, collected: false });
+  };
 
   /**
    * Serves the oldest waiter (a new socket goes to retries wanting a fresh one first), else
@@ -308,21 +249,9 @@ export class EndpointPool implements LeaseOwner {
       this.#destroy(record, conn, reason, undefined, true);
       return false;
     }
-    record.state = "idle";
-    record.idleSince = now;
-    record.parked = true;
-    conn.socket.unref(); // an idle socket never keeps the process alive (ref'd again when lent)
-    this.#idle.push(record);
+    this.#idle.park(record, conn, now);
     this.#reaper.arm(Math.min(now + this.#s.idleTimeout, record.expiresAt));
     return true;
-  }
-
-  #endLease(record: PooledSocket): void {
-    if (record.state !== "borrowed") return;
-    record.lease?.end();
-    record.lease = undefined;
-    this.#borrowedCount--;
-    record.state = "idle"; // transient: the caller pools or destroys it before returning
   }
 
   /** Removes a socket from the pool for good, closing it gracefully or at once. */
@@ -333,21 +262,8 @@ export class EndpointPool implements LeaseOwner {
     err: unknown,
     graceful: boolean,
   ): void {
-    if (record.state === "gone") return;
-    if (record.state === "borrowed") this.#endLease(record);
-    record.state = "gone";
-    this.#sockets.delete(record);
-    record.conn = undefined;
-    collected.unregister(record);
-    if (conn !== undefined && conn.state !== "closed") {
-      this.#host.closing(conn); // pool.close() waits until it has closed
-      if (graceful && conn.state === "open") {
-        conn.socket.ref(); // close() may be awaited: let the FIN exchange finish
-        void conn.close();
-      } else conn.destroy();
-    }
+    if (!this.#sockets.remove(record, conn, graceful)) return;
     this.#counters.recordDestroy(reason);
-    this.#host.total.recordDestroy(reason);
     this.#host.giveSlot();
     this.#host.emit("destroy", conn, this.key, reason, err);
   }
@@ -356,45 +272,29 @@ export class EndpointPool implements LeaseOwner {
   #pump(): void {
     for (;;) {
       if (this.#closing) return;
-      const want = Math.max(this.#waiters.pending, this.#s.minIdle - this.#idle.length - this.#borrowedCount);
-      if (want <= this.#dials.length || this.open >= this.#s.maxPerEndpoint) return;
+      if (this.#wanted() <= this.#dials.count || this.open >= this.#s.maxPerEndpoint) return;
       if (this.#failFast.until > 0) {
         const now = Date.now();
         if (now < this.#failFast.until) {
-          if (this.#borrowedCount === 0 && this.#dials.length === 0) this.#waiters.rejectAll(this.#failFast.error(now));
+          if (this.#sockets.borrowed === 0 && this.#dials.count === 0)
+            this.#waiters.rejectAll(this.#failFast.error(now));
           this.#reaper.arm(this.#failFast.until);
           return;
         }
       }
       if (!this.#host.takeSlot(this)) return;
-      this.#dial();
+      this.#dials.start();
     }
   }
 
-  #dial(): void {
-    const ac = new AbortController();
-    this.#dials.push(ac);
-    dialWithRetries(this.endpoint, this.#s, ac.signal, (err) => {
-      this.#counters.connectErrors++;
-      this.#host.total.connectErrors++;
-      this.#failFast.noteError(err);
-    }).then(
-      (conn) => this.#onDialed(ac, conn),
-      (err) => this.#onDialFailed(ac, err),
-    );
+  /** How many sockets should be coming: one per waiter, or enough to keep minIdle warm. */
+  #wanted(): number {
+    return Math.max(this.#waiters.pending, this.#s.minIdle - this.#idle.length - this.#sockets.borrowed);
   }
 
-  /** Abandons a dial: it stops counting at once (`connect` destroys its socket synchronously). */
-  #abortDial(ac: AbortController, reason: unknown): void {
-    this.#dials.splice(this.#dials.indexOf(ac), 1);
-    this.#host.giveSlot();
-    ac.abort(reason);
-  }
-
-  #onDialed(ac: AbortController, conn: Connection): void {
-    const i = this.#dials.indexOf(ac);
-    if (i >= 0) this.#dials.splice(i, 1);
-    else if (this.#closing || this.open >= this.#s.maxPerEndpoint || !this.#host.takeSlot(this)) {
+  /** A dial connected: pools the socket, unless it was abandoned and no slot is left for it. */
+  #onDialed(conn: Connection, counted: boolean): void {
+    if (!counted && (this.#closing || this.open >= this.#s.maxPerEndpoint || !this.#host.takeSlot(this))) {
       // Connected just as it was abandoned, and its slot is gone: drop it.
       conn.destroy();
       this.#settle();
@@ -403,27 +303,17 @@ export class EndpointPool implements LeaseOwner {
     this.#failFast.succeeded();
     const now = Date.now();
     const jitter = Math.random() * this.#s.lifetimeJitter;
-    const record = new PooledSocket(conn, now + this.#s.maxLifetime - jitter);
-    record.onIdleEvent = () => this.#onIdleEvent(record);
-    record.onCollected = () => this.#onCollected(record);
-    collected.register(conn, record, record);
-    // Watched for its whole life; the listener acts only while the socket is idle. (The
-    // unwatch function is not kept: it holds the connection, which must stay collectable.)
-    conn.watchIdle(record.onIdleEvent);
-    this.#sockets.add(record);
+    const record = this.#sockets.add(conn, now + this.#s.maxLifetime - jitter, this.#onIdleEvent, this.#onCollected);
     this.#host.track(conn, record);
-    this.#counters.created++;
-    this.#host.total.created++;
+    this.#counters.recordCreate();
     this.#host.emit("create", conn, this.key);
     this.#offer(record, conn, now);
     this.#settle();
   }
 
-  #onDialFailed(ac: AbortController, err: unknown): void {
-    const i = this.#dials.indexOf(ac);
-    if (i >= 0) {
-      this.#dials.splice(i, 1);
-      this.#host.giveSlot();
+  /** A dial failed for good; a counted one has given its slot back. */
+  #onDialFailed(err: unknown, counted: boolean): void {
+    if (counted) {
       this.#failFast.failed();
       this.#reaper.arm(this.#failFast.until); // to leave the map once the window ends
       // The failure goes to the oldest waiter at once; the rest wait for sockets in use or
@@ -434,59 +324,30 @@ export class EndpointPool implements LeaseOwner {
     this.#settle();
   }
 
-  #onIdleEvent(record: PooledSocket): void {
-    // Only a socket sitting in the idle stack (not one between a borrower and its fate).
-    if (record.state !== "idle" || !record.parked) return;
-    const conn = record.conn as Connection;
-    const problem = idleProblem(conn, record, 0) ?? "peer-closed";
-    this.#idle.splice(this.#idle.indexOf(record), 1);
-    this.#destroy(record, conn, problem, conn.error, false);
-    this.#settle();
-  }
+  readonly #onIdleEvent = (record: PooledSocket): void => {
+    if (this.#idle.evict(record)) this.#settle();
+  };
 
-  #onCollected(record: PooledSocket): void {
+  readonly #onCollected = (record: PooledSocket): void => {
     if (record.state !== "borrowed") return;
     const stack = record.lease?.stack;
     const heldMs = Date.now() - (record.lease?.since ?? 0);
     this.#destroy(record, undefined, "leak", undefined, false);
     this.#host.emit("leak", { endpoint: this.key, stack, heldMs, collected: true });
     this.#settle();
-  }
+  };
 
-  #cancel(w: Waiter, err: Error): void {
-    if (!w.reject(err)) return;
-    this.#waiters.settled(w);
-    if (err instanceof AcquireTimeoutError) {
-      this.#counters.timeouts++;
-      this.#host.total.timeouts++;
-    }
+  /** A waiter timed out or was aborted. */
+  #onCancelled(err: Error): void {
+    if (err instanceof AcquireTimeoutError) this.#counters.recordTimeout();
     // A dial nobody needs any more is abandoned: its half-made socket is destroyed.
-    const want = Math.max(this.#waiters.pending, this.#s.minIdle - this.#idle.length - this.#borrowedCount);
-    const surplus = this.#dials[this.#dials.length - 1];
-    if (this.#dials.length > want && surplus !== undefined) this.#abortDial(surplus, err);
+    this.#dials.trim(this.#wanted(), err);
     this.#settle();
-  }
-
-  /** Times out waiters on the default timeout whose deadline passed; re-arms for the next. */
-  #expireWaiters(): void {
-    const { expired, next } = this.#waiters.expired(Date.now());
-    this.#expiry.arm(next);
-    for (const w of expired) {
-      const err = new AcquireTimeoutError(
-        this.key,
-        this.#s.acquireTimeout,
-        this.#detail(),
-        this.#failFast.errorSince(w.since),
-      );
-      this.#cancel(w, err);
-    }
   }
 
   /** Retires idle sockets past idleTimeout (down to minIdle) or lifetime, then re-arms. */
   #reap(): void {
-    const { retire, next } = dueForRetirement(this.#idle, Date.now(), this.#s.idleTimeout, this.#s.minIdle);
-    for (const [record, reason] of retire) this.#destroy(record, record.conn, reason, undefined, true);
-    this.#reaper.arm(next);
+    this.#reaper.arm(this.#idle.retireDue(Date.now(), this.#s.idleTimeout, this.#s.minIdle));
     this.#settle();
   }
 
@@ -494,40 +355,31 @@ export class EndpointPool implements LeaseOwner {
   #settle(): void {
     this.#pump();
     this.#check();
-    if (this.#borrowedCount === 0 && this.#dials.length === 0 && this.#drained.length > 0) {
+    if (this.#sockets.borrowed === 0 && this.#dials.count === 0 && this.#drained.length > 0) {
       for (const resolve of this.#drained.splice(0)) resolve();
     }
     if (this.open === 0 && this.#waiters.pending === 0 && this.#s.minIdle === 0 && Date.now() >= this.#failFast.until) {
       this.#reaper.disarm();
-      this.#expiry.disarm();
+      this.#timeouts.disarm();
       this.#host.forget(this);
     }
   }
 
   /** The pool's load, for timeout messages: "2/5 borrowed, 1 dialing, 3 waiting". */
   #detail(): string {
-    return `${this.#borrowedCount}/${this.#s.maxPerEndpoint} borrowed, ${this.#dials.length} dialing, ${this.#waiters.pending} waiting`;
+    return `${this.#sockets.borrowed}/${this.#s.maxPerEndpoint} borrowed, ${this.#dials.count} dialing, ${this.#waiters.pending} waiting`;
   }
 
   #check(): void {
     if (!checkingInvariants) return;
-    const open = this.open;
-    invariant(open <= this.#s.maxPerEndpoint, `${this.key}: open ${open} > max ${this.#s.maxPerEndpoint}`);
-    const normal = this.#waiters.pending - this.#waiters.freshPending;
-    invariant(normal === 0 || this.#idle.length === 0, `${this.key}: waiters while sockets are idle`);
-    this.#waiters.check(this.key);
-    for (const r of this.#idle) {
-      invariant(r.state === "idle" && r.conn !== undefined && this.#sockets.has(r), `${this.key}: bad idle socket`);
-    }
-    let borrowed = 0;
-    for (const r of this.#sockets) {
-      if (r.state === "borrowed") {
-        borrowed++;
-        invariant(r.lease !== undefined && !r.lease.spent, `${this.key}: a borrowed socket without a live lease`);
-      } else invariant(r.state === "idle" && r.lease === undefined, `${this.key}: a ${r.state} socket is tracked`);
-    }
-    invariant(borrowed === this.#borrowedCount, `${this.key}: ${borrowed} borrowed, counted ${this.#borrowedCount}`);
-    invariant(this.#sockets.size === this.#idle.length + borrowed, `${this.key}: a socket is idle twice or lost`);
-    invariant(new Set(this.#idle).size === this.#idle.length, `${this.key}: a socket is idle twice`);
+    checkEndpointPool({
+      key: this.key,
+      maxPerEndpoint: this.#s.maxPerEndpoint,
+      idle: this.#idle.records,
+      sockets: this.#sockets.all,
+      borrowedCount: this.#sockets.borrowed,
+      dialing: this.#dials.count,
+      waiters: this.#waiters,
+    });
   }
 }

@@ -19,7 +19,7 @@ export type SocketState = "idle" | "borrowed" | "gone";
  * - `lease`: the current borrow; set exactly while borrowed.
  */
 export class PooledSocket {
-  /** A new socket starts idle: it counts as borrowed only once `#lend` hands it out. */
+  /** A new socket starts idle: it counts as borrowed only once `SocketRecords.lend` hands it out. */
   state: SocketState = "idle";
   conn: Connection | undefined;
   readonly ref: WeakRef<Connection>;
@@ -28,9 +28,9 @@ export class PooledSocket {
   idleSince = 0;
   parked = false;
   lease: Lease | undefined;
-  /** Runs when bytes, EOF, an error or a close arrive while idle. Set by the owning pool. */
+  /** Runs when bytes, EOF, an error or a close arrive while idle. Set by `SocketRecords.add`. */
   onIdleEvent: () => void = noop;
-  /** Runs when the connection was garbage-collected. Set by the owning pool. */
+  /** Runs when the connection was garbage-collected. Set by `SocketRecords.add`. */
   onCollected: () => void = noop;
 
   constructor(conn: Connection, expiresAt: number) {
@@ -67,6 +67,18 @@ export class Lease implements ConnectionOwner {
     this.record = record;
     this.owner = owner;
     this.since = now;
+  }
+
+  /** The borrow is still on: not spent, and still its socket's current lease. */
+  get current(): boolean {
+    return !this.spent && this.record.state === "borrowed" && this.record.lease === this;
+  }
+
+  /** Calls `onLeak` if the borrow lasts `after` ms; `stack` is the acquire's. */
+  watchLeak(after: number, stack: string | undefined, onLeak: (lease: Lease) => void): void {
+    this.stack = stack;
+    this.leakTimer = setTimeout(() => onLeak(this), after);
+    this.leakTimer.unref();
   }
 
   /** Dispose hook: releases once; later calls resolve at once. */

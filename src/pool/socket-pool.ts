@@ -298,7 +298,7 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
     if (pool === undefined) {
       pool = new EndpointPool(ep, this.#host);
       this.#endpoints.set(ep.key, pool);
-      if (this.#s.minIdle > 0) pool.warm();
+      if (this.#s.minIdle > 0) pool.pump(); // warm sockets
     }
     return pool;
   }

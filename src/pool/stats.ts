@@ -57,9 +57,11 @@ export const WAIT_SAMPLES = 1024;
 
 /**
  * Cumulative counters of one endpoint or of the whole pool, plus a ring of recent wait times.
+ * An endpoint's counters roll up into the pool's: each `record…` method counts in `#parent` too.
  *
  * State: counters only grow. `#waits[0..#filled)` holds the last ≤ WAIT_SAMPLES waits in ms,
- * `#next` is where the next one goes (oldest overwritten first).
+ * `#next` is where the next one goes (oldest overwritten first). `#parent`: the pool's totals
+ * (undefined for the totals themselves).
  */
 export class Counters {
   created = 0;
@@ -73,16 +75,46 @@ export class Counters {
   readonly #waits = new Float64Array(WAIT_SAMPLES);
   #next = 0;
   #filled = 0;
+  readonly #parent: Counters | undefined;
 
-  recordWait(ms: number): void {
-    this.#waits[this.#next] = ms;
+  constructor(parent?: Counters) {
+    this.#parent = parent;
+  }
+
+  /** A socket was lent after the acquire waited `waited` ms; `reused`: it had served before. */
+  recordAcquire(reused: boolean, waited: number): void {
+    this.acquired++;
+    if (reused) this.reused++;
+    this.#waits[this.#next] = waited;
     this.#next = (this.#next + 1) & (WAIT_SAMPLES - 1); // a power of two
     if (this.#filled < WAIT_SAMPLES) this.#filled++;
+    this.#parent?.recordAcquire(reused, waited);
+  }
+
+  recordRelease(): void {
+    this.released++;
+    this.#parent?.recordRelease();
+  }
+
+  recordCreate(): void {
+    this.created++;
+    this.#parent?.recordCreate();
+  }
+
+  recordTimeout(): void {
+    this.timeouts++;
+    this.#parent?.recordTimeout();
+  }
+
+  recordConnectError(): void {
+    this.connectErrors++;
+    this.#parent?.recordConnectError();
   }
 
   recordDestroy(reason: DestroyReason): void {
     this.destroyed++;
     this.destroyedBy[reason] = (this.destroyedBy[reason] ?? 0) + 1;
+    this.#parent?.recordDestroy(reason);
   }
 
   /** The counters as a snapshot, with the live gauges given by the caller. */
