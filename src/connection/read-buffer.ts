@@ -1,21 +1,22 @@
+import { Fifo } from "../internal/fifo.js";
+
 /**
  * The bytes received on a connection and not yet read: a pure object fed chunks, EOF and an
  * error, with no socket in sight (CPython's StreamReader buffer, without the waiting).
  *
  * State:
- * - `#chunks[#head..]`: unread chunks, oldest first; the first `#offset` bytes of
- *   `#chunks[#head]` are already consumed (so taking part of a chunk allocates nothing).
+ * - `#chunks`: unread chunks, oldest first (a {@link Fifo}); the first `#offset` bytes of
+ *   the oldest are already consumed (so taking part of a chunk allocates nothing).
  *   `#size` is the number of unread bytes.
  * - `#scanned`: unread bytes from the front already searched for `#scanSep` without a match,
  *   so a separator search waiting for more data never rescans (no quadratic cost on long
  *   lines). Reset whenever bytes are taken or the separator changes.
  * - `#eof`: the peer ended; `#error`: the socket failed. Once either is set nothing is fed.
- * Invariant: `#size === sum(length of #chunks[#head..]) - #offset`, no stored chunk is
- * empty, and `#offset < length of #chunks[#head]` whenever a chunk is stored.
+ * Invariant: `#size === sum(length of #chunks) - #offset`, no stored chunk is empty, and
+ * `#offset < length of the oldest chunk` whenever a chunk is stored.
  */
 export class ReadBuffer {
-  #chunks: Buffer[] = [];
-  #head = 0;
+  readonly #chunks = new Fifo<Buffer>();
   #offset = 0;
   #size = 0;
   #scanned = 0;
@@ -53,8 +54,7 @@ export class ReadBuffer {
 
   /** Drops every unread byte. */
   clear(): void {
-    this.#chunks = [];
-    this.#head = 0;
+    this.#chunks.clear();
     this.#offset = 0;
     this.#size = 0;
     this.#scanned = 0;
@@ -68,12 +68,12 @@ export class ReadBuffer {
   take(max: number): Buffer {
     const n = Math.min(max, this.#size);
     if (n <= 0) return EMPTY;
-    const first = this.#chunks[this.#head] as Buffer;
+    const first = this.#chunks.peek() as Buffer;
     if (first.length - this.#offset >= n) return this.#slice(first, n);
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
     while (filled < n) {
-      const chunk = this.#chunks[this.#head] as Buffer;
+      const chunk = this.#chunks.peek() as Buffer;
       const part = Math.min(chunk.length - this.#offset, n - filled);
       chunk.copy(out, filled, this.#offset, this.#offset + part);
       filled += part;
@@ -84,7 +84,7 @@ export class ReadBuffer {
 
   /** Removes and returns the first chunk's unread bytes, or the first `max` of them: never copies. */
   takeChunk(max: number): Buffer {
-    const first = this.#chunks[this.#head];
+    const first = this.#chunks.peek();
     if (first === undefined || max <= 0) return EMPTY;
     return this.#slice(first, Math.min(max, first.length - this.#offset));
   }
@@ -99,7 +99,7 @@ export class ReadBuffer {
    * only the string when the bytes lie in one chunk.
    */
   takeString(n: number, drop: number): string {
-    const first = this.#chunks[this.#head];
+    const first = this.#chunks.peek();
     if (first !== undefined && first.length - this.#offset >= n) {
       const text = first.toString("utf8", this.#offset, this.#offset + n - drop);
       this.#advance(first, n);
@@ -111,8 +111,8 @@ export class ReadBuffer {
   /** The unread byte at `i` (0 = the next to be read). */
   byteAt(i: number): number | undefined {
     let at = i + this.#offset;
-    for (let c = this.#head; c < this.#chunks.length; c++) {
-      const chunk = this.#chunks[c] as Buffer;
+    for (let c = 0; c < this.#chunks.length; c++) {
+      const chunk = this.#chunks.at(c) as Buffer;
       if (at < chunk.length) return chunk[at];
       at -= chunk.length;
     }
@@ -128,14 +128,14 @@ export class ReadBuffer {
       this.#scanSep = sep;
       this.#scanned = 0;
     }
-    const first = this.#chunks[this.#head];
+    const first = this.#chunks.peek();
     if (first === undefined) return -1;
     // Fast path: found in the first chunk, where nearly every line is. A one-byte separator
     // is searched as a number, which is much cheaper than a Buffer needle.
     if (this.#scanned === 0) {
       const at = first.indexOf(sep.length === 1 ? (sep[0] as number) : sep, this.#offset);
       if (at >= 0) return at - this.#offset;
-      if (this.#head === this.#chunks.length - 1) {
+      if (this.#chunks.length === 1) {
         this.#scanned = Math.max(0, this.#size - sep.length + 1);
         return -1;
       }
@@ -149,9 +149,9 @@ export class ReadBuffer {
     let base = -this.#offset; // position of the current chunk's byte 0, in unread-byte terms
     let carry: Buffer = EMPTY; // the unread bytes just before the current chunk (at most sep.length - 1)
     const keep = sep.length - 1;
-    for (let i = this.#head; i < this.#chunks.length; i++) {
-      const chunk = this.#chunks[i] as Buffer;
-      const start = i === this.#head ? this.#offset : 0;
+    for (let i = 0; i < this.#chunks.length; i++) {
+      const chunk = this.#chunks.at(i) as Buffer;
+      const start = i === 0 ? this.#offset : 0;
       const end = base + chunk.length;
       if (end > from) {
         if (keep > 0 && carry.length > 0) {
@@ -187,15 +187,7 @@ export class ReadBuffer {
     this.#offset += n;
     if (this.#offset < first.length) return;
     this.#offset = 0;
-    this.#chunks[this.#head] = EMPTY;
-    this.#head++;
-    if (this.#head === this.#chunks.length) {
-      this.#chunks = [];
-      this.#head = 0;
-    } else if (this.#head >= 64 && this.#head * 2 >= this.#chunks.length) {
-      this.#chunks = this.#chunks.slice(this.#head);
-      this.#head = 0;
-    }
+    this.#chunks.shift();
   }
 }
 
