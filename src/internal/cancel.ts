@@ -1,4 +1,5 @@
 import { AbortError } from "../errors.js";
+import { startTimer } from "./timer.js";
 
 /** What every method that can wait accepts. */
 export interface WaitOptions {
@@ -12,9 +13,6 @@ export interface WaitOptions {
 export type Disarm = () => void;
 
 const noop: Disarm = () => {};
-
-/** The longest delay `setTimeout` honours; longer ones fire after 1 ms with a warning. */
-export const MAX_TIMER_MS = 0x7fffffff;
 
 /**
  * Links one wait to its signal and timeout: arms at most one unref'd timer and one `abort`
@@ -52,11 +50,7 @@ export function armCancel(
     disarm();
     onCancel(err);
   };
-  // setTimeout fires at once for delays past 2^31 - 1 ms (24.8 days): treat those as none.
-  if (timeout !== undefined && timeout <= MAX_TIMER_MS) {
-    timer = setTimeout(() => fire(timeoutError(timeout)), timeout);
-    timer.unref();
-  }
+  if (timeout !== undefined) timer = startTimer(() => fire(timeoutError(timeout)), timeout);
   signal?.addEventListener("abort", onAbort, { once: true });
   return disarm;
 }

@@ -2,6 +2,7 @@ import { connect } from "../connection/connect.js";
 import type { Connection } from "../connection/connection.js";
 import type { Endpoint } from "../endpoint.js";
 import { AbortError, ConnectError, ConnectTimeoutError, EndpointUnavailableError } from "../errors.js";
+import { startTimer } from "../internal/timer.js";
 import type { PoolSettings } from "./options.js";
 
 /**
@@ -47,10 +48,14 @@ function sleep(ms: number, signal: AbortSignal, operation: string): Promise<void
       clearTimeout(timer);
       reject(new AbortError(operation, signal.reason));
     };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
+    const timer = startTimer(
+      () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      },
+      ms,
+      true,
+    );
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }

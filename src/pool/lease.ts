@@ -1,5 +1,6 @@
 import type { Connection, ConnectionOwner } from "../connection/connection.js";
 import { type WaitOptions, withCancel } from "../internal/cancel.js";
+import { startTimer } from "../internal/timer.js";
 import type { DestroyReason } from "./stats.js";
 
 /** `idle ⇄ borrowed → gone`; `gone` is final (destroyed, retired or collected). */
@@ -77,8 +78,7 @@ export class Lease implements ConnectionOwner {
   /** Calls `onLeak` if the borrow lasts `after` ms; `stack` is the acquire's. */
   watchLeak(after: number, stack: string | undefined, onLeak: (lease: Lease) => void): void {
     this.stack = stack;
-    this.leakTimer = setTimeout(() => onLeak(this), after);
-    this.leakTimer.unref();
+    this.leakTimer = startTimer(() => onLeak(this), after);
   }
 
   /** Dispose hook: releases once; later calls resolve at once. */

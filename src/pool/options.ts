@@ -3,6 +3,7 @@ import { checkAddressOptions, connectOptionsSchema } from "../connection/connect
 import type { Connection } from "../connection/connection.js";
 import type { Endpoint } from "../endpoint.js";
 import { InvalidArgumentError } from "../errors.js";
+import { orNever } from "../internal/timer.js";
 import { type Schema, validateOptions } from "../internal/validate.js";
 import type { ChannelOptions } from "../rpc/options.js";
 
@@ -138,16 +139,16 @@ export function resolvePoolOptions(options: SocketPoolOptions = {}): PoolSetting
       `SocketPool options.minIdlePerEndpoint must not exceed maxIdlePerEndpoint and maxSocketsPerEndpoint, got ${minIdle}`,
     );
   }
-  const maxLifetime = options.maxLifetime ?? Number.POSITIVE_INFINITY;
+  const maxLifetime = orNever(options.maxLifetime ?? Number.POSITIVE_INFINITY);
   return {
     maxPerEndpoint,
     maxSockets: options.maxSockets ?? Number.POSITIVE_INFINITY,
     maxIdle,
     minIdle,
     maxWaiting: options.maxWaiting ?? Number.POSITIVE_INFINITY,
-    acquireTimeout: options.acquireTimeout ?? 10_000,
-    connectTimeout: options.connectTimeout ?? 10_000,
-    idleTimeout: options.idleTimeout ?? 30_000,
+    acquireTimeout: orNever(options.acquireTimeout ?? 10_000),
+    connectTimeout: orNever(options.connectTimeout ?? 10_000),
+    idleTimeout: orNever(options.idleTimeout ?? 30_000),
     maxLifetime,
     lifetimeJitter: options.lifetimeJitter ?? (Number.isFinite(maxLifetime) ? maxLifetime / 10 : 0),
     maxUses: options.maxUses ?? Number.POSITIVE_INFINITY,
@@ -158,7 +159,7 @@ export function resolvePoolOptions(options: SocketPoolOptions = {}): PoolSetting
     retryDelay: options.retryDelay ?? 100,
     retryMaxDelay: options.retryMaxDelay ?? 2000,
     failFastWindow: options.failFastWindow ?? 100,
-    failFastMaxWindow: options.failFastMaxWindow ?? 5000,
+    failFastMaxWindow: orNever(options.failFastMaxWindow ?? 5000),
     connect: { ...options.connect },
     dial: options.dial,
     channel: { ...options.channel },

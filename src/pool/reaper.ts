@@ -1,8 +1,6 @@
+import { startTimer } from "../internal/timer.js";
 import type { PooledSocket } from "./lease.js";
 import type { DestroyReason } from "./stats.js";
-
-/** The longest delay setTimeout takes; a longer one fires after 1 ms. */
-const MAX_TIMER_DELAY = 0x7fffffff;
 
 /**
  * One unref'd timer that runs `reap` at the earliest deadline it was asked for. Asking for a
@@ -10,8 +8,8 @@ const MAX_TIMER_DELAY = 0x7fffffff;
  * uses one for idle and lifetime retirement (armed only while something is idle) and one for
  * acquire timeouts (armed only while someone waits on the default timeout).
  *
- * A deadline beyond a timer's range (2^31-1 ms, ~24.8 days) is reached in steps: the timer is
- * set to the longest allowed delay and re-armed when it fires early.
+ * Deadlines come from timer options already under the timer rule (internal/timer.ts), so
+ * one past the timer's range means never and arms nothing.
  *
  * State: `#timer` is pending exactly when `#at` (ms since epoch) is finite; `#stopped` is final.
  */
@@ -48,14 +46,13 @@ export class Reaper {
 
   #schedule(): void {
     // +1 so the deadline has passed when the timer fires, whatever the clock's rounding.
-    const delay = Math.min(MAX_TIMER_DELAY, Math.max(0, this.#at - Date.now()) + 1);
-    this.#timer = setTimeout(this.#fire, delay);
-    this.#timer.unref();
+    this.#timer = startTimer(this.#fire, Math.max(0, this.#at - Date.now()) + 1);
+    if (this.#timer === undefined) this.#at = Number.POSITIVE_INFINITY; // past the timer's range: never
   }
 
   readonly #fire = (): void => {
     if (Date.now() < this.#at) {
-      this.#schedule(); // a step towards a far deadline
+      this.#schedule(); // the clock ran behind the timer
       return;
     }
     this.#timer = undefined;

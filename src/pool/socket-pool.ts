@@ -3,6 +3,7 @@ import type { Connection } from "../connection/connection.js";
 import { type EndpointInput, parseEndpoint } from "../endpoint.js";
 import { AbortError, NotBorrowedError, PoolClosedError } from "../errors.js";
 import { throwIfAborted, type WaitOptions } from "../internal/cancel.js";
+import { startTimer } from "../internal/timer.js";
 import { validateOptions } from "../internal/validate.js";
 import { ChannelPool } from "../rpc/channel-pool.js";
 import { EndpointPool, type PoolHost } from "./endpoint-pool.js";
@@ -267,7 +268,7 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
   async #shutdown(timeout: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<false>((resolve) => {
-      if (Number.isFinite(timeout)) timer = setTimeout(() => resolve(false), timeout);
+      timer = startTimer(() => resolve(false), timeout, true);
     });
     try {
       const channels = this.#channels?.close().then(() => true as const);

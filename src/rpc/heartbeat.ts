@@ -1,4 +1,5 @@
 import { ReadTimeoutError } from "../errors.js";
+import { armsTimer, startTimer } from "../internal/timer.js";
 import { MAX_ID } from "./frame.js";
 
 /**
@@ -34,7 +35,7 @@ export class Heartbeat {
     this.#where = where;
     this.#ping = ping;
     this.#dead = dead;
-    if (Number.isFinite(interval)) this.#arm(interval);
+    this.#arm(interval);
   }
 
   /** Bytes arrived: the peer is alive. */
@@ -53,12 +54,13 @@ export class Heartbeat {
       this.#rx = false;
       this.#sentAt = 0;
       this.#arm(this.#interval);
-    } else if (this.#sentAt === 0) {
+    } else if (this.#sentAt === 0 || !armsTimer(this.#timeout)) {
+      // A pingTimeout past the timer limit means never: keep pinging, never declare death.
       this.#sentAt = Date.now();
       this.#id = this.#id === MAX_ID ? 1 : this.#id + 1;
       this.sent++;
       this.#ping(this.#id);
-      this.#arm(this.#timeout);
+      this.#arm(armsTimer(this.#timeout) ? this.#timeout : this.#interval);
     } else {
       this.stop();
       this.#dead(new ReadTimeoutError("ping", this.#timeout, this.#where));
@@ -66,7 +68,6 @@ export class Heartbeat {
   };
 
   #arm(ms: number): void {
-    this.#timer = setTimeout(this.#tick, ms);
-    this.#timer.unref();
+    this.#timer = startTimer(this.#tick, ms);
   }
 }

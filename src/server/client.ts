@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import type { Connection, ConnectionOptions } from "../connection/connection.js";
 import { LimitExceededError, ReadTimeoutError } from "../errors.js";
+import { armsTimer, startTimer } from "../internal/timer.js";
 import type { HubMember } from "./hub.js";
 import type { Transport } from "./protocol.js";
 
@@ -65,7 +66,7 @@ export abstract class Client implements HubMember {
   start(): void {
     const { socket, host } = this;
     clientOf.set(socket, this);
-    if (Number.isFinite(host.idleTimeout)) {
+    if (armsTimer(host.idleTimeout)) {
       socket.setTimeout(host.idleTimeout);
       socket.on("timeout", onTimeout);
     }
@@ -125,10 +126,9 @@ export abstract class Client implements HubMember {
       clearTimeout(this.#lineTimer);
       this.#lineTimer = undefined;
     }
-    if (pending > 0 && this.#lineTimer === undefined && Number.isFinite(this.host.lineTimeout)) {
+    if (pending > 0 && this.#lineTimer === undefined) {
       const ms = this.host.lineTimeout;
-      this.#lineTimer = setTimeout(() => this.expire("lineTimeouts", new ReadTimeoutError("line", ms, this.where)), ms);
-      this.#lineTimer.unref();
+      this.#lineTimer = startTimer(() => this.expire("lineTimeouts", new ReadTimeoutError("line", ms, this.where)), ms);
     }
   }
 

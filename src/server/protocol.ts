@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import { wrapSocketError } from "../errors.js";
+import { startTimer } from "../internal/timer.js";
 import { Client, type ClientHost, clientOf } from "./client.js";
 
 /**
@@ -129,8 +130,7 @@ export class Transport extends Client {
     this.socket.resume(); // keep draining input so the peer's FIN and our close can happen
     this.end();
     const socket = this.socket;
-    this.#closeTimer = setTimeout(() => socket.destroy(), this.host.connection.closeTimeout ?? 2000);
-    this.#closeTimer.unref();
+    this.#closeTimer = startTimer(() => socket.destroy(), this.host.connection.closeTimeout ?? 2000);
   }
 
   /** Closes at once; `connectionLost` gets `err`. */

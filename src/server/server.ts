@@ -5,6 +5,7 @@ import type { Connection, ConnectionOptions } from "../connection/connection.js"
 import { InvalidArgumentError, quote, ServerClosedError, SocketError } from "../errors.js";
 import { deferred } from "../internal/deferred.js";
 import { checkingInvariants, invariant } from "../internal/invariant.js";
+import { startTimer } from "../internal/timer.js";
 import { validateOptions } from "../internal/validate.js";
 import type { Client, ClientHost, PolicyStat } from "./client.js";
 import { type ResolvedHandler, resolveHandler, type ServerHandler } from "./handler.js";
@@ -275,12 +276,9 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
     });
     if (this.#sessions.size === 0) this.#drained.resolve();
     for (const s of this.#sessions) s.endInput();
-    const timer = Number.isFinite(timeout)
-      ? setTimeout(() => {
-          for (const s of this.#sessions) s.destroy(new ServerClosedError("serving this client"));
-        }, timeout)
-      : undefined;
-    timer?.unref();
+    const timer = startTimer(() => {
+      for (const s of this.#sessions) s.destroy(new ServerClosedError("serving this client"));
+    }, timeout);
     await this.#drained.promise;
     if (timer) clearTimeout(timer);
     await listenerClosed;

@@ -1,3 +1,4 @@
+import { startTimer } from "../../internal/timer.js";
 import { validateOptions } from "../../internal/validate.js";
 import type { Protocol, Transport } from "../protocol.js";
 import { createServer, type Server, type ServerOptions } from "../server.js";
@@ -49,7 +50,7 @@ class DelayedEcho implements Protocol {
   dataReceived(data: Buffer): void {
     const t = this.#transport as Transport;
     t.pause();
-    this.#pending = setTimeout(() => this.#reply(data), this.#delay);
+    this.#pending = startTimer(() => this.#reply(data), this.#delay, true);
   }
   eofReceived(): boolean {
     this.#ended = true;
