@@ -13,6 +13,7 @@ import {
 } from "../errors.js";
 import { armCancel, type WaitOptions } from "../internal/cancel.js";
 import { type Deferred, deferred } from "../internal/deferred.js";
+import { startTimer } from "../internal/timer.js";
 import { ReadBuffer } from "./read-buffer.js";
 
 /** Per-connection settings; every duration is in milliseconds. */
@@ -276,9 +277,11 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
    * Writes `data`. Resolves at once when the socket takes it below its high-water mark,
    * otherwise after `drain` (backpressure: memory stays bounded). Rejects with
    * ConnectionClosedError if the socket is closed or closes first, WriteTimeoutError or
-   * AbortError (the bytes may still go out; the connection is marked dirty).
+   * AbortError (the bytes may still go out; the connection is marked dirty). A signal already
+   * aborted rejects with AbortError at once and writes nothing.
    */
   write(data: string | Uint8Array, options?: WaitOptions): Promise<void> {
+    if (options?.signal?.aborted) return Promise.reject(new AbortError("write()", options.signal.reason));
     if (!this.writable) {
       return Promise.reject(new ConnectionClosedError("write", this.#where, this.#buffer.error));
     }
@@ -313,8 +316,7 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     this.#state = "closing";
     this.#buffer.clear();
     this.#resume();
-    const timer = setTimeout(() => this.#socket.destroy(), this.#closeTimeout);
-    timer.unref();
+    const timer = startTimer(() => this.#socket.destroy(), this.#closeTimeout);
     this.#closing = this.end()
       .then(() => this.#closed.promise)
       .finally(() => clearTimeout(timer));

@@ -212,6 +212,23 @@ describe("Connection writes and closing", () => {
     assert.equal(c.remoteAddress, "127.0.0.1");
   });
 
+  it("rejects a write with an already aborted signal at once and writes nothing", opts, async (t) => {
+    const srv = await echoServer(t);
+    const c = await connect(srv.endpoint);
+    t.after(() => c.destroy());
+    const err = await rejectsWith(
+      c.write("never sent\n", { signal: AbortSignal.abort("too late") }),
+      AbortError,
+      "ERR_SOCKPOOL_ABORTED",
+      "write()",
+    );
+    assert.equal(err.cause, "too late");
+    assert.equal(c.bytesWritten, 0, "nothing went out");
+    assert.equal(c.dirty, false, "the stream is still in step: nothing was written");
+    await c.write("ping\n");
+    assert.equal(await c.readLine(), "ping", "the next write is the first the peer sees");
+  });
+
   it("waits for drain when the peer does not read, then resolves once it does", opts, async (t) => {
     const srv = await rawServer(t, (s) => s.pause());
     const c = await connect(srv.endpoint);
