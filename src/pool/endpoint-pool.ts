@@ -2,7 +2,7 @@ import type { Connection } from "../connection/connection.js";
 import type { Endpoint } from "../endpoint.js";
 import { AbortError, AcquireTimeoutError, NotBorrowedError, PoolClosedError, QueueFullError } from "../errors.js";
 import type { WaitOptions } from "../internal/cancel.js";
-import { checkingInvariants } from "../internal/invariant.js";
+import { checkingInvariants, invariant } from "../internal/invariant.js";
 import { AcquireTimeouts } from "./acquire-timeouts.js";
 import { checkEndpointPool } from "./check.js";
 import { Dials, FailFast } from "./dial.js";
@@ -111,7 +111,8 @@ export class EndpointPool implements LeaseOwner {
     const record = fresh ? undefined : this.#idle.take(now);
     if (record !== undefined) {
       const validate = this.#s.validate !== undefined && now - record.idleSince >= this.#s.validateAfter;
-      const conn = this.#lend(record, now, 0, stack);
+      const conn = this.#sockets.lend(record, this, now, stack);
+      this.#acquired(conn, record, 0);
       this.#check();
       return validate ? this.#validate(conn, record, options, stack) : Promise.resolve(conn);
     }
@@ -219,12 +220,11 @@ export class EndpointPool implements LeaseOwner {
     });
   }
 
-  #lend(record: PooledSocket, now: number, waited: number, stack: string | undefined): Connection {
-    const conn = this.#sockets.lend(record, this, now, stack);
+  /** Counts a hand-out and tells listeners; only after the borrower holds the socket. */
+  #acquired(conn: Connection, record: PooledSocket, waited: number): void {
     const reused = record.uses > 1;
     this.#counters.recordAcquire(reused, waited);
     this.#host.emit("acquire", conn, this.key, reused);
-    return conn;
   }
 
   readonly #onLeak = (lease: Lease): void => {
@@ -241,7 +241,11 @@ export class EndpointPool implements LeaseOwner {
     record.conn = conn;
     const w = this.#waiters.shift(record.uses === 0);
     if (w !== undefined) {
-      w.deliver(this.#lend(record, now, now - w.since, w.stack));
+      // No user code runs between lending and delivering (the 'acquire' event comes after),
+      // so a waiter the queue just gave out cannot have settled in between.
+      const conn = this.#sockets.lend(record, this, now, w.stack);
+      invariant(w.deliver(conn), `${this.key}: a socket was lent to an acquire that had already settled`);
+      this.#acquired(conn, record, now - w.since);
       return true;
     }
     if (this.#closing || this.#idle.length >= this.#s.maxIdle || this.#waiters.freshPending > 0) {

@@ -258,6 +258,22 @@ describe("saturation (RELIABILITY 6)", () => {
     await pool.release(held);
   });
 
+  it("a waiter is served before 'acquire' is emitted, so a listener cannot strand the socket", opts, async (t) => {
+    const server = await echoServer(t);
+    const pool = testPool(t, { maxSocketsPerEndpoint: 1 });
+    const held = await pool.acquire(server.endpoint);
+    const ac = new AbortController();
+    const waiting = pool.acquire(server.endpoint, { signal: ac.signal });
+    pool.on("acquire", () => ac.abort("cancelled by an acquire listener")); // too late: the waiter holds it
+    await pool.release(held);
+    const got = await waiting;
+    assert.equal(got, held, "the waiter got the released socket");
+    assert.equal(pool.stats().borrowed, 1);
+    assert.equal(await ping(got), "ping");
+    await pool.release(got);
+    assert.deepEqual([pool.stats().borrowed, pool.stats().idle], [0, 1], "no socket is lent to nobody");
+  });
+
   it("rejects at once when the signal is already aborted", opts, async (t) => {
     const server = await echoServer(t);
     const pool = testPool(t, { maxSocketsPerEndpoint: 1 });
