@@ -13,10 +13,14 @@ export interface TargetSettings {
   timeout: number;
 }
 
-/** Sockets a run used: `opened` in all; `reused`: requests carried by a socket already open. */
+/**
+ * Sockets a run used: `opened` in all; `reused`: requests carried by a socket already open;
+ * `retries`: requests run again on a fresh socket because a reused one had died unseen.
+ */
 export interface SocketCounts {
   opened: number;
   reused: number;
+  retries: number;
 }
 
 export interface BenchTarget {
@@ -44,11 +48,17 @@ export function payloadMaker(size: number): (seq: number) => Buffer {
   };
 }
 
+const STALE_RETRY = { retryOnStale: true } as const;
+
 function mismatch(seq: number, size: number): BadFrameError {
   return new BadFrameError(`echo of bench request ${seq} differs from the ${size} bytes sent`);
 }
 
-/** Echo over a SocketPool: borrow, write the payload, read as many bytes back, compare. */
+/**
+ * Echo over a SocketPool: borrow, write the payload, read as many bytes back, compare. An echo
+ * is idempotent, so a reused socket found dead before any reply byte (a one-shot server's FIN
+ * still in flight) is retried once on a fresh socket (`retryOnStale`), and counted.
+ */
 export function socketTarget(s: TargetSettings): BenchTarget {
   const pool = new SocketPool({ maxSocketsPerEndpoint: s.pool, connectTimeout: s.timeout, acquireTimeout: s.timeout });
   const make = payloadMaker(s.size);
@@ -56,16 +66,20 @@ export function socketTarget(s: TargetSettings): BenchTarget {
   return {
     preflight: () => pool.use(s.endpoint, async () => {}),
     request: (seq) =>
-      pool.use(s.endpoint, async (conn) => {
-        const payload = make(seq);
-        await conn.write(payload, { timeout });
-        const reply = await conn.readExactly(s.size, { timeout });
-        if (!reply.equals(payload)) throw mismatch(seq, s.size);
-        return s.size;
-      }),
+      pool.use(
+        s.endpoint,
+        async (conn) => {
+          const payload = make(seq);
+          await conn.write(payload, { timeout });
+          const reply = await conn.readExactly(s.size, { timeout });
+          if (!reply.equals(payload)) throw mismatch(seq, s.size);
+          return s.size;
+        },
+        STALE_RETRY,
+      ),
     sockets: () => {
       const st = pool.stats();
-      return { opened: st.created, reused: st.reused };
+      return { opened: st.created, reused: st.reused, retries: st.retries };
     },
     close: () => pool.close({ timeout: 2000 }),
   };
@@ -93,7 +107,7 @@ export function rpcTarget(s: TargetSettings): BenchTarget {
     },
     sockets: () => {
       const opened = pool.stats().opened;
-      return { opened, reused: Math.max(0, sent - opened) };
+      return { opened, reused: Math.max(0, sent - opened), retries: 0 };
     },
     close: () => pool.close(),
   };

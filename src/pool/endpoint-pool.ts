@@ -172,6 +172,11 @@ export class EndpointPool implements LeaseOwner {
     this.#settle();
   }
 
+  /** use() is running its function again on a fresh socket (a stale reuse). */
+  recordRetry(): void {
+    this.#counters.recordRetry();
+  }
+
   /** Starts the dials wanted: when a slot under maxSockets frees up, or to warm minIdle sockets. */
   pump(): void {
     this.#pump();

@@ -206,7 +206,10 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
         const stale = conn.reused && died && conn.bytesRead === read0;
         const retry = stale && attempt === 0 && (options?.retryOnStale === true || conn.bytesWritten === written0);
         this.#discard(lease, conn, err);
-        if (retry && !signal?.aborted) continue;
+        if (retry && !signal?.aborted) {
+          (lease?.owner as EndpointPool | undefined)?.recordRetry();
+          continue;
+        }
         throw err;
       } finally {
         signal?.removeEventListener("abort", onAbort);

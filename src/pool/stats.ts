@@ -46,6 +46,8 @@ export interface EndpointStats {
   timeouts: number;
   /** Dials that failed (each attempt). */
   connectErrors: number;
+  /** `use()` calls run again on a fresh socket because a reused one died before replying. */
+  retries: number;
   waitMs: WaitPercentiles;
 }
 
@@ -71,6 +73,7 @@ export class Counters {
   destroyed = 0;
   timeouts = 0;
   connectErrors = 0;
+  retries = 0;
   readonly destroyedBy: Partial<Record<DestroyReason, number>> = {};
   readonly #waits = new Float64Array(WAIT_SAMPLES);
   #next = 0;
@@ -111,6 +114,11 @@ export class Counters {
     this.#parent?.recordConnectError();
   }
 
+  recordRetry(): void {
+    this.retries++;
+    this.#parent?.recordRetry();
+  }
+
   recordDestroy(reason: DestroyReason): void {
     this.destroyed++;
     this.destroyedBy[reason] = (this.destroyedBy[reason] ?? 0) + 1;
@@ -130,6 +138,7 @@ export class Counters {
       destroyedBy: { ...this.destroyedBy },
       timeouts: this.timeouts,
       connectErrors: this.connectErrors,
+      retries: this.retries,
       waitMs: this.#percentiles(),
     };
   }

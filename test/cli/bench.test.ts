@@ -16,7 +16,7 @@ interface BenchJson {
   durationMs: number;
   rps: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number; min: number; mean: number };
-  sockets: { opened: number; reused: number };
+  sockets: { opened: number; reused: number; retries: number };
   errorCodes: Record<string, number>;
   firstError: string | null;
 }
@@ -80,6 +80,33 @@ describe("sockpool bench", () => {
     assert.equal(r.errors, 5);
     assert.deepEqual(r.errorCodes, { ERR_SOCKPOOL_BAD_FRAME: 5 });
     assert.match(r.firstError ?? "", /echo of bench request \d+ differs/);
+  });
+
+  test("a one-shot echo server (serve echo --once): no errors, stale reuses retried", opts, async (t) => {
+    const server = createEchoServer({ once: true });
+    await server.listen({ port: 0 });
+    t.after(() => server.close({ timeout: 1000 }));
+    const ep = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const result = await runCli(t, ["bench", ep, "-n", "200", "-c", "4", "--pool", "4", "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    const r = parseJson(result);
+    assert.deepEqual([r.requests, r.errors], [200, 0], JSON.stringify(r));
+    assert.ok(r.sockets.opened >= 200, `one socket per answered request, opened ${r.sockets.opened}`);
+    assert.equal(typeof r.sockets.retries, "number");
+  });
+
+  test("counts each stale-reuse retry in the JSON and the summary", opts, async (t) => {
+    // Echoes the first message on a connection, then ends it at the second, unanswered: every
+    // reuse of a socket dies before its reply, deterministically, and is retried on a new one.
+    const server = await rawServer(t, (socket) => {
+      let seen = 0;
+      socket.on("data", (d) => (seen++ === 0 ? socket.write(d) : socket.end()));
+    });
+    const json = parseJson(await runCli(t, ["bench", server.endpoint, "-n", "20", "-c", "1", "-p", "1", "--json"]));
+    assert.deepEqual([json.requests, json.errors], [20, 0], JSON.stringify(json));
+    assert.equal(json.sockets.retries, 19, "every request after the first found its socket dead");
+    const text = await runCli(t, ["bench", server.endpoint, "-n", "20", "-c", "1", "-p", "1"]);
+    assert.match(text.stdout, /retries +19 /);
   });
 
   test("a server that is not there fails once, clearly, before the run", opts, async (t) => {

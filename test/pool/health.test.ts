@@ -71,6 +71,7 @@ describe("dead idle sockets (RELIABILITY 1)", () => {
     const reply = await pool.use(server.endpoint, request, { retryOnStale: true });
     assert.equal(reply, "ping");
     assert.equal(server.sockets.length, 2);
+    assert.equal(pool.stats().retries, 1, "the rerun is counted");
   });
 
   it("a stale socket found before anything was written is retried even without retryOnStale", opts, async (t) => {

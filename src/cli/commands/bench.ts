@@ -34,7 +34,9 @@ export const benchCommand: Command = {
     "requests. Without --requests or --duration, runs for 10s. A progress bar is drawn on\n" +
     "stderr when it is a terminal. Ctrl-C stops early and still prints the summary. With\n" +
     "--rpc, requests are RPC frames multiplexed over at most K sockets (a ChannelPool);\n" +
-    "sockets.reused then counts requests that rode an open one.",
+    "sockets.reused then counts requests that rode an open one. An echo is idempotent, so a\n" +
+    "request whose reused socket turns out dead before any reply byte (a server that closed\n" +
+    "it meanwhile) runs once more on a new socket; sockets.retries counts those reruns.",
   options: {
     requests: { type: "string", short: "n", value: "N", help: "complete N requests, then stop" },
     duration: { type: "string", short: "d", value: "DURATION", help: "start requests for this long (default 10s)" },
@@ -157,6 +159,7 @@ function renderBenchReport(s: BenchSettings, report: BenchReport, r: LoadResult)
     ["throughput", `${formatRate(report.rps)} req/s, ${formatRate(report.bytesPerSec / 1e6)} MB/s`],
     ["latency", `p50 ${formatMs(l.p50)}   p90 ${formatMs(l.p90)}   p99 ${formatMs(l.p99)}   max ${formatMs(l.max)}`],
     ["sockets", `${report.sockets.opened} opened, ${report.sockets.reused} reused (pool of ${s.pool})`],
+    ["retries", `${report.sockets.retries} (requests rerun on a fresh socket after a reused one died unseen)`],
   ];
   if (report.firstError) rows.push(["first error", report.firstError]);
   const plan = s.requests === undefined ? `for ${formatMs(s.duration ?? 0)}` : `${s.requests} requests`;
