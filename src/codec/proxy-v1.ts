@@ -1,6 +1,6 @@
 import { BadFrameError, quote } from "../errors.js";
 import { formatIPv6, parseIPv4, parseIPv6 } from "../internal/ip.js";
-import type { ProxyHeader, ProxyInetAddress } from "./proxy-header.js";
+import type { ProxyFamily, ProxyHeader, ProxyInetAddress, ProxyTransport } from "./proxy-header.js";
 
 /**
  * The v1 (text) line: `PROXY TCP4 192.0.2.1 198.51.100.1 56324 443\r\n`, or
@@ -17,27 +17,26 @@ export function parseV1Line(line: Buffer): ProxyHeader {
   const text = line.toString("latin1", 0, line.length - 2);
   const fields = text.split(" ");
   const protocol = fields[1]!;
-  const base = { version: 1, command: "proxy" } as const;
-  const tail = { tlvs: { raw: [] }, length: line.length };
-  if (protocol === "UNKNOWN") {
-    return { ...base, family: "unspec", transport: "unspec", source: undefined, destination: undefined, ...tail };
-  }
+  if (protocol === "UNKNOWN") return v1Header("unspec", "unspec", undefined, undefined, line.length);
   if (protocol !== "TCP4" && protocol !== "TCP6") {
     throw new BadFrameError(`PROXY v1 protocol ${quote(protocol)} is not TCP4, TCP6 or UNKNOWN`);
   }
   if (fields.length !== 6) {
     throw new BadFrameError(`PROXY v1 line ${quote(text)} has ${fields.length} fields, ${protocol} needs 6`);
   }
-  const [, , sourceAddress, destinationAddress, sourcePort, destinationPort] = fields as [string, ...string[]];
-  const family = protocol === "TCP4" ? "tcp4" : "tcp6";
-  return {
-    ...base,
-    family,
-    transport: "stream",
-    source: inet("source", protocol, sourceAddress!, sourcePort!),
-    destination: inet("destination", protocol, destinationAddress!, destinationPort!),
-    ...tail,
-  };
+  const source = inet("source", protocol, fields[2]!, fields[4]!);
+  const destination = inet("destination", protocol, fields[3]!, fields[5]!);
+  return v1Header(protocol === "TCP4" ? "tcp4" : "tcp6", "stream", source, destination, line.length);
+}
+
+function v1Header(
+  family: ProxyFamily,
+  transport: ProxyTransport,
+  source: ProxyInetAddress | undefined,
+  destination: ProxyInetAddress | undefined,
+  length: number,
+): ProxyHeader {
+  return { version: 1, command: "proxy", family, transport, source, destination, tlvs: { raw: [] }, length };
 }
 
 function inet(side: string, protocol: "TCP4" | "TCP6", address: string, port: string): ProxyInetAddress {

@@ -10,7 +10,14 @@ import net from "node:net";
 /** The 4 bytes of a dotted-quad IPv4 address, or `undefined` when `text` is not one. */
 export function parseIPv4(text: string): Uint8Array | undefined {
   if (!net.isIPv4(text)) return undefined;
-  return Uint8Array.from(text.split("."), Number);
+  const out = new Uint8Array(4);
+  let octet = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) octet++;
+    else out[octet] = out[octet]! * 10 + (c - 0x30);
+  }
+  return out;
 }
 
 /**
@@ -19,26 +26,38 @@ export function parseIPv4(text: string): Uint8Array | undefined {
  */
 export function parseIPv6(text: string): Uint8Array | undefined {
   if (!net.isIPv6(text) || text.includes("%")) return undefined;
-  const gap = text.indexOf("::");
-  const head = words(gap < 0 ? text : text.slice(0, gap));
-  const tail = gap < 0 ? [] : words(text.slice(gap + 2));
-  const all = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
   const out = new Uint8Array(16);
-  all.forEach((word, i) => {
-    out[2 * i] = word >>> 8;
-    out[2 * i + 1] = word & 0xff;
-  });
+  const gap = text.indexOf("::");
+  if (gap < 0) {
+    putWords(out, text, 0);
+  } else {
+    putWords(out, text.slice(0, gap), 0);
+    const tail = text.slice(gap + 2);
+    putWords(out, tail, 16 - 2 * wordCount(tail));
+  }
   return out;
 }
 
-/** 16-bit words of a colon-separated run (already validated); a dotted quad gives two. */
-function words(run: string): number[] {
-  if (run === "") return [];
-  return run.split(":").flatMap((part) => {
-    if (!part.includes(".")) return [Number.parseInt(part, 16)];
-    const [a, b, c, d] = part.split(".").map(Number) as [number, number, number, number];
-    return [(a << 8) | b, (c << 8) | d];
-  });
+/** Number of 16-bit words in a colon-separated run; a dotted quad counts two. */
+function wordCount(run: string): number {
+  if (run === "") return 0;
+  const parts = run.split(":");
+  return parts.length + (parts[parts.length - 1]!.includes(".") ? 1 : 0);
+}
+
+/** Writes the words of a colon-separated run (already validated) into `out` from `offset`. */
+function putWords(out: Uint8Array, run: string, offset: number): void {
+  if (run === "") return;
+  let at = offset;
+  for (const part of run.split(":")) {
+    if (part.includes(".")) {
+      out.set(parseIPv4(part)!, at);
+      return;
+    }
+    const word = Number.parseInt(part, 16);
+    out[at++] = word >>> 8;
+    out[at++] = word & 0xff;
+  }
 }
 
 /** Dotted quad of the 4 bytes at `offset`. */
