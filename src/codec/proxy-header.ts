@@ -157,6 +157,12 @@ export const SSL_TLV = {
 /** Bits of the SSL TLV's `client` field. */
 export const SSL_CLIENT = { ssl: 0x01, certConn: 0x02, certSess: 0x04 } as const;
 
+/** Bytes in hex for messages, the first 32 only. */
+export function showBytes(bytes: Uint8Array): string {
+  const shown = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 32)).toString("hex");
+  return bytes.length > 32 ? `${shown}… (${bytes.length} bytes)` : shown;
+}
+
 /** `0x1f` → `"0x1F"`, for messages. */
 export function hex(n: number): string {
   return `0x${n.toString(16).toUpperCase().padStart(2, "0")}`;

@@ -10,6 +10,7 @@ import {
   type ProxyTlvsInit,
   SSL_CLIENT,
   SSL_TLV,
+  showBytes,
   TLV,
 } from "./proxy-header.js";
 
@@ -34,7 +35,7 @@ const NAMES: Record<number, string> = {
 };
 const SSL_NAMES = Object.fromEntries(Object.entries(SSL_TLV).map(([k, v]) => [v, k])) as Record<number, string>;
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Walks `header[start, end)` as TLVs, calling `visit` with each value's absolute offset. */
 function walk(header: Buffer, start: number, end: number, what: string, visit: (tlv: ProxyTlv, at: number) => void) {
@@ -62,8 +63,7 @@ function text(value: Buffer, what: string): string {
   try {
     return utf8.decode(value);
   } catch {
-    const shown = value.subarray(0, 32).toString("hex") + (value.length > 32 ? "…" : "");
-    throw new BadFrameError(`PROXY v2 ${what} TLV is not valid UTF-8: ${shown}`);
+    throw new BadFrameError(`PROXY v2 ${what} TLV is not valid UTF-8: ${showBytes(value)}`);
   }
 }
 

@@ -9,6 +9,7 @@ import {
   type ProxyHeader,
   type ProxyTlvsInit,
   type ProxyTransport,
+  showBytes,
   UNIX_PATH_LENGTH,
   V2_ADDRESS_LENGTH,
   V2_MAX_LENGTH,
@@ -115,7 +116,7 @@ function readAddresses(header: Buffer, family: ProxyFamily): [ProxyAddress, Prox
   }
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** A `sun_path`: the name up to its NUL; an abstract name (leading NUL) keeps its `"\0"`. */
 function unixPath(header: Buffer, at: number, side: string): string {
@@ -127,7 +128,7 @@ function unixPath(header: Buffer, at: number, side: string): string {
   try {
     return (from === 1 ? "\0" : "") + utf8.decode(name);
   } catch {
-    throw new BadFrameError(`PROXY v2 ${side} UNIX path is not valid UTF-8: ${name.toString("hex")}`);
+    throw new BadFrameError(`PROXY v2 ${side} UNIX path is not valid UTF-8: ${showBytes(name)}`);
   }
 }
 

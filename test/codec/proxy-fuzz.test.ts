@@ -97,7 +97,9 @@ const splits = fc.array(fc.nat(), { maxLength: 8 });
 
 const port = fc.integer({ min: 0, max: 0xffff });
 const inet = (ip: fc.Arbitrary<string>) => fc.record({ address: ip, port });
-const path = fc.string({ maxLength: 60 }).filter((s) => !s.includes("\0") && Buffer.byteLength(s) <= 108);
+const path = fc
+  .string({ unit: "grapheme", maxLength: 40 })
+  .filter((s) => !s.includes("\0") && Buffer.byteLength(s) <= 108);
 const endpoints = fc.oneof(
   fc.tuple(inet(fc.ipV4()), inet(fc.ipV4())),
   fc.tuple(inet(fc.ipV6()), inet(fc.ipV6())),
@@ -111,7 +113,7 @@ const bytesOrText = fc.oneof(
 const tlvs = fc.record(
   {
     alpn: bytesOrText,
-    authority: fc.string({ maxLength: 30 }),
+    authority: fc.string({ unit: "grapheme", maxLength: 30 }),
     crc32c: fc.boolean(),
     uniqueId: fc.uint8Array({ maxLength: 128 }).map((a) => Buffer.from(a)),
     netns: fc.string({ maxLength: 10 }),
@@ -123,7 +125,7 @@ const tlvs = fc.record(
         certConn: fc.boolean(),
         verify: fc.nat(),
         version: fc.string({ maxLength: 8 }),
-        cn: fc.string(),
+        cn: fc.string({ unit: "grapheme" }),
       },
       { requiredKeys: [] },
     ),

@@ -251,9 +251,14 @@ describe("PROXY v2: TLVs", { timeout: TEST_TIMEOUT }, () => {
     bad(withTlvs(tlv(0x20, cut)), "SSL sub-TLV at offset 36 is cut short");
   });
 
+  it("keeps a leading byte order mark in strings", () => {
+    assert.equal(parseEveryWay(withTlvs(tlv(0x02, "\ufeffhost"))).header?.tlvs.authority, "\ufeffhost");
+  });
+
   it("refuses strings that are not UTF-8, showing their bytes", () => {
     bad(withTlvs(tlv(0x02, Buffer.from([0x61, 0xc3]))), "PROXY v2 authority TLV is not valid UTF-8: 61c3");
     bad(withTlvs(tlv(0x30, Buffer.from([0xff]))), "netns TLV is not valid UTF-8: ff");
+    bad(withTlvs(tlv(0x02, Buffer.alloc(40, 0xff))), `UTF-8: ${"ff".repeat(32)}… (40 bytes)`);
     const sslBad = Buffer.concat([hexBytes("01 00000000"), tlv(0x21, Buffer.from([0xfe]))]);
     bad(withTlvs(tlv(0x20, sslBad)), "SSL version TLV is not valid UTF-8: fe");
   });
