@@ -29,7 +29,7 @@ async function main(endpoint = "127.0.0.1:3000", count = 20): Promise<void> {
   {
     await using conn = await pool.acquire(endpoint);
     await conn.write("one more\n");
-    console.log(`reused socket: ${conn.reused}, reply: ${await conn.readLine()}`);
+    console.log(`reused socket: ${pool.isReused(conn)}, reply: ${await conn.readLine()}`);
   }
 
   const { created, reused, idle, borrowed } = pool.stats();

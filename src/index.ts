@@ -10,7 +10,6 @@ export { type ConnectOptions, connect } from "./connection/connect.js";
 export {
   Connection,
   type ConnectionOptions,
-  type ConnectionOwner,
   type ConnectionState,
   type ReadUntilOptions,
 } from "./connection/connection.js";

@@ -14,6 +14,7 @@ import {
 import { armCancel, type WaitOptions } from "../internal/cancel.js";
 import { type Deferred, deferred } from "../internal/deferred.js";
 import { startTimer } from "../internal/timer.js";
+import { installLendingHooks } from "./lending.js";
 import { ReadBuffer } from "./read-buffer.js";
 
 /** Per-connection settings; every duration is in milliseconds. */
@@ -83,7 +84,6 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
   readonly #closed = deferred<void>();
   #owner: ConnectionOwner | undefined;
   #watcher: (() => void) | undefined;
-  #reused = false;
   readonly #createdAt = Date.now();
   /** The pending read's size argument (n for readExactly, max for readLine). One read at a time. */
   #want = 0;
@@ -177,10 +177,6 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
   get busy(): boolean {
     return this.#reading !== undefined || this.#drains.length > 0 || this.#socket.writableLength > 0;
   }
-  /** Whether this connection served a borrower before (set by the pool that lends it). */
-  get reused(): boolean {
-    return this.#reused;
-  }
   /** Milliseconds since the connection was made. */
   get age(): number {
     return Date.now() - this.#createdAt;
@@ -196,30 +192,15 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     return this.#socket;
   }
 
-  /** Marks the stream out of step with its protocol; a pool will destroy, not reuse, it. */
-  markDirty(): void {
-    this.#dirty = true;
-  }
-
-  /**
-   * For pools: sets who `[Symbol.asyncDispose]` hands the connection back to, and whether it
-   * served before. `undefined` detaches.
-   */
-  lend(owner: ConnectionOwner | undefined, reused: boolean): void {
-    this.#owner = owner;
-    this.#reused = reused;
-  }
-
-  /**
-   * For pools: calls `listener` whenever bytes, EOF, an error or a close arrive while no read
-   * is pending, until the returned function is called. This is how an idle socket that the
-   * peer closed, reset or wrote to is noticed at once, without a timer.
-   */
-  watchIdle(listener: () => void): () => void {
-    this.#watcher = listener;
-    return () => {
-      if (this.#watcher === listener) this.#watcher = undefined;
-    };
+  static {
+    installLendingHooks({
+      lend: (conn, owner) => {
+        conn.#owner = owner;
+      },
+      watchIdle: (conn, listener) => {
+        conn.#watcher = listener;
+      },
+    });
   }
 
   /**

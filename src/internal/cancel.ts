@@ -1,5 +1,5 @@
 import { AbortError } from "../errors.js";
-import { startTimer } from "./timer.js";
+import { type Clock, systemClock } from "./clock.js";
 
 /** What every method that can wait accepts. */
 export interface WaitOptions {
@@ -28,6 +28,7 @@ export function armCancel(
   options: WaitOptions | undefined,
   timeoutError: (ms: number) => Error,
   onCancel: (err: Error) => void,
+  clock: Clock = systemClock,
 ): Disarm {
   const signal = options?.signal;
   const timeout = options?.timeout;
@@ -37,12 +38,12 @@ export function armCancel(
     return noop;
   }
   let done = false;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: ReturnType<Clock["setTimer"]>;
   const onAbort = () => fire(new AbortError(operation, signal?.reason));
   const disarm: Disarm = () => {
     if (done) return;
     done = true;
-    if (timer !== undefined) clearTimeout(timer);
+    clock.clearTimer(timer);
     signal?.removeEventListener("abort", onAbort);
   };
   const fire = (err: Error) => {
@@ -50,7 +51,7 @@ export function armCancel(
     disarm();
     onCancel(err);
   };
-  if (timeout !== undefined) timer = startTimer(() => fire(timeoutError(timeout)), timeout);
+  if (timeout !== undefined) timer = clock.setTimer(() => fire(timeoutError(timeout)), timeout);
   signal?.addEventListener("abort", onAbort, { once: true });
   return disarm;
 }
@@ -70,13 +71,20 @@ export function withCancel<T>(
   options: WaitOptions | undefined,
   timeoutError: (ms: number) => Error,
   onCancel?: (err: Error) => void,
+  clock: Clock = systemClock,
 ): Promise<T> {
   if (options?.signal === undefined && options?.timeout === undefined) return promise;
   return new Promise<T>((resolve, reject) => {
-    const disarm = armCancel(operation, options, timeoutError, (err) => {
-      onCancel?.(err);
-      reject(err);
-    });
+    const disarm = armCancel(
+      operation,
+      options,
+      timeoutError,
+      (err) => {
+        onCancel?.(err);
+        reject(err);
+      },
+      clock,
+    );
     promise.then(
       (v) => {
         disarm();

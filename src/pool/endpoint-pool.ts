@@ -1,101 +1,92 @@
 import type { Connection } from "../connection/connection.js";
+import { lendConnection, watchIdle } from "../connection/lending.js";
 import type { Endpoint } from "../endpoint.js";
 import { AbortError, AcquireTimeoutError, NotBorrowedError, PoolClosedError, QueueFullError } from "../errors.js";
-import type { WaitOptions } from "../internal/cancel.js";
+import { armCancel, type WaitOptions } from "../internal/cancel.js";
+import type { Clock } from "../internal/clock.js";
 import { checkingInvariants, invariant } from "../internal/invariant.js";
-import { AcquireTimeouts } from "./acquire-timeouts.js";
+import type { BudgetMember, SocketBudget } from "./budget.js";
 import { checkEndpointPool } from "./check.js";
-import { Dials, FailFast } from "./dial.js";
+import { DeadlineTimer } from "./deadline-timer.js";
+import { type Dial, Dials, dialWithRetries } from "./dials.js";
+import { FailFast } from "./fail-fast.js";
+import { idleProblem, releaseProblem, type Validate, validated } from "./health.js";
 import { IdleStack } from "./idle-stack.js";
-import type { Lease, LeaseOwner, PooledSocket, Validate } from "./lease.js";
-import { releaseProblem, validated } from "./lease.js";
 import type { PoolSettings } from "./options.js";
-import { Reaper } from "./reaper.js";
-import { SocketRecords } from "./socket-records.js";
+import { Lease, type LeaseOwner, PooledSocket } from "./pooled-socket.js";
 import { Counters, type DestroyReason, type EndpointStats } from "./stats.js";
-import { Waiter, WaiterQueue } from "./waiter.js";
+import { Waiter, WaiterQueue } from "./waiters.js";
 
 /** What an endpoint pool needs from the SocketPool that holds it. */
-export interface PoolHost {
+export interface PoolContext {
   readonly settings: PoolSettings;
+  readonly clock: Clock;
   readonly total: Counters;
-  /** Takes a slot under maxSockets (possibly closing another endpoint's idle socket); false: wait. */
-  takeSlot(pool: EndpointPool): boolean;
-  /** Gives a slot back; may pump another endpoint waiting for one. */
-  giveSlot(): void;
+  readonly budget: SocketBudget;
+  /** A socket was opened: the pool-wide map finds its record from the connection. */
   track(conn: Connection, record: PooledSocket): void;
-  /** A socket closing gracefully; close() waits for it. */
+  /** A connection is closing gracefully; the pool's close() waits for it. */
   closing(conn: Connection): void;
-  /** The pool is empty and idle: drop it from the map. */
+  /** This endpoint pool is empty and idle: drop it from the map. */
   forget(pool: EndpointPool): void;
-  emit(event: string, a?: unknown, b?: unknown, c?: unknown, d?: unknown): void;
+  emit(event: string, ...args: unknown[]): void;
 }
+
+/** Recovers the slot of a borrowed connection collected without release. */
+const collected = new FinalizationRegistry<PooledSocket>((record) => record.lease?.owner.collected(record));
 
 const RESOLVED = Promise.resolve();
 
 /**
- * One bounded pool for one endpoint.
+ * One bounded pool for one endpoint: the state machine. It owns every field below and makes
+ * every transition; its parts are plain data that never call back into it.
  *
- * State (each part's own State comment says more):
- * - `#idle`: the idle stack, most recently used on top ({@link IdleStack}). `#sockets`: every
- *   open socket, idle or borrowed, and the borrowed count ({@link SocketRecords}).
- * - `#dials`: dials in progress, oldest first ({@link Dials}). `#waiters`: queued acquires
- *   ({@link WaiterQueue}); retries that want a fresh socket are served by new dials only.
- *   `#timeouts` queues them and arms their timeouts and aborts ({@link AcquireTimeouts}).
+ * State:
+ * - `#sockets`: every open socket (a {@link PooledSocket}: `idle ⇄ borrowed → gone`), and
+ *   `#borrowed`: how many are borrowed. `#idle`: the idle ones, most recently used on top.
+ * - `#dials`: dials in progress, oldest first, each holding a budget slot.
+ * - `#waiters`: queued acquires, FIFO; retries wanting a fresh socket are served by new
+ *   sockets only. Default-timeout acquires share `#expiry`; others arm their own timer.
  * - `#failFast`: consecutive dial failures, the fail-fast window and the last dial error.
- * - `#counters`: this endpoint's, rolled up into the pool's totals. `#reaper`: armed for the
- *   next idle or lifetime retirement and for the end of the fail-fast window.
- * - `#closing`: final; nothing is lent or pooled after it. `#drained`: close() callers waiting
- *   until nothing is borrowed or dialing.
- * Invariants at every synchronous boundary (asserted by {@link checkEndpointPool}): open =
- * idle + borrowed + dialing ≤ maxPerEndpoint; a socket is in exactly one of idle or borrowed;
- * if a (non-fresh) acquire waits, nothing is idle; the counts match the waiters still waiting.
+ * - `#retirement`: armed for the next idle or lifetime retirement and the window's end.
+ * - `#closing`: final; nothing is lent or pooled after it. `#drained`: close() callers
+ *   waiting until nothing is borrowed or dialing.
+ * Invariants at every synchronous boundary ({@link checkEndpointPool}): open = idle +
+ * borrowed + dialing ≤ maxSocketsPerEndpoint; a socket is in exactly one of idle or borrowed;
+ * if an ordinary acquire waits, nothing is idle; each socket and dial holds its slot.
  */
-export class EndpointPool implements LeaseOwner {
+export class EndpointPool implements LeaseOwner, BudgetMember {
   readonly endpoint: Endpoint;
   readonly key: string;
-  readonly #host: PoolHost;
+  readonly #ctx: PoolContext;
   readonly #s: PoolSettings;
+  readonly #clock: Clock;
   readonly #counters: Counters;
-  readonly #idle: IdleStack;
-  readonly #sockets: SocketRecords;
-  readonly #dials: Dials;
+  readonly #sockets = new Set<PooledSocket>();
+  #borrowed = 0;
+  readonly #idle = new IdleStack();
+  readonly #dials = new Dials();
   readonly #waiters = new WaiterQueue();
-  readonly #timeouts: AcquireTimeouts;
   readonly #failFast: FailFast;
+  readonly #retirement: DeadlineTimer;
+  readonly #expiry: DeadlineTimer;
   #closing = false;
-  readonly #reaper = new Reaper(() => this.#reap());
   readonly #drained: Array<() => void> = [];
 
-  constructor(endpoint: Endpoint, host: PoolHost) {
+  constructor(endpoint: Endpoint, ctx: PoolContext) {
     this.endpoint = endpoint;
     this.key = endpoint.key;
-    this.#host = host;
-    this.#s = host.settings;
-    this.#counters = new Counters(host.total);
-    this.#idle = new IdleStack((record, reason, err, graceful) =>
-      this.#destroy(record, record.conn, reason, err, graceful),
-    );
-    this.#sockets = new SocketRecords((conn) => host.closing(conn), this.#s.leakWarningAfter, this.#onLeak);
+    this.#ctx = ctx;
+    this.#s = ctx.settings;
+    this.#clock = ctx.clock;
+    this.#counters = new Counters(ctx.total);
     this.#failFast = new FailFast(this.key, this.#s.failFastWindow, this.#s.failFastMaxWindow);
-    this.#dials = new Dials(endpoint, this.#s, {
-      giveSlot: () => host.giveSlot(),
-      attemptFailed: (err) => {
-        this.#counters.recordConnectError();
-        this.#failFast.noteError(err);
-      },
-      connected: (conn, counted) => this.#onDialed(conn, counted),
-      failed: (err, counted) => this.#onDialFailed(err, counted),
-    });
-    this.#timeouts = new AcquireTimeouts(this.#waiters, `acquire from ${this.key}`, this.#s.acquireTimeout, {
-      timeoutError: (ms, w) =>
-        new AcquireTimeoutError(this.key, ms, this.#detail(), this.#failFast.errorSince(w.since)),
-      cancelled: (err) => this.#onCancelled(err),
-    });
+    this.#retirement = new DeadlineTimer(this.#clock, () => this.#retireDue());
+    this.#expiry = new DeadlineTimer(this.#clock, () => this.#expireWaiters());
   }
 
   get open(): number {
-    return this.#idle.length + this.#sockets.borrowed + this.#dials.count;
+    return this.#idle.length + this.#borrowed + this.#dials.count;
   }
 
   /**
@@ -107,48 +98,39 @@ export class EndpointPool implements LeaseOwner {
     if (options?.signal?.aborted) {
       return Promise.reject(new AbortError(`acquire from ${this.key}`, options.signal.reason));
     }
-    const now = Date.now();
-    const record = fresh ? undefined : this.#idle.take(now);
+    const now = this.#clock.now();
+    const record = fresh ? undefined : this.#takeIdle(now);
     if (record !== undefined) {
+      const conn = record.conn as Connection;
       const validate = this.#s.validate !== undefined && now - record.idleSince >= this.#s.validateAfter;
-      const conn = this.#sockets.lend(record, this, now, stack);
-      this.#acquired(conn, record, 0);
+      const lease = this.#lend(record, now, stack);
+      this.#acquired(lease, 0);
       this.#check();
-      return validate ? this.#validate(conn, record, options, stack) : Promise.resolve(conn);
+      return validate ? this.#validate(conn, lease, options, stack) : Promise.resolve(conn);
     }
-    if (now < this.#failFast.until && this.#sockets.borrowed === 0 && this.#dials.count === 0) {
+    if (now < this.#failFast.until && this.#borrowed === 0 && this.#dials.count === 0) {
       return Promise.reject(this.#failFast.error(now));
     }
-    if (this.#waiters.pending >= this.#s.maxWaiting)
+    if (this.#waiters.pending >= this.#s.maxWaiting) {
       return Promise.reject(new QueueFullError(this.key, this.#s.maxWaiting));
+    }
     const w = new Waiter(now, stack, fresh);
     // A retry after a stale socket wants a new one: make room by closing the oldest idle.
-    if (fresh && this.open >= this.#s.maxPerEndpoint) this.#idle.evictOldest("replaced");
-    this.#timeouts.enqueue(w, options, now);
+    if (fresh && this.open >= this.#s.maxSocketsPerEndpoint) this.#evictOldest("replaced");
+    this.#enqueue(w, options, now);
     this.#pump();
     this.#check();
     return w.promise;
-  }
-
-  /** Runs the validate hook on a socket just lent, under the acquire's signal and timeout. */
-  #validate(conn: Connection, record: PooledSocket, options: WaitOptions | undefined, stack: string | undefined) {
-    const timeoutError = (ms: number) => new AcquireTimeoutError(this.key, ms, `validating; ${this.#detail()}`);
-    const limits = this.#timeouts.limits(options, timeoutError);
-    const retry = () => this.acquire(options, stack);
-    return validated(conn, record, this.#s.validate as Validate, limits, retry, (lease, err) => {
-      if (err instanceof AcquireTimeoutError) this.#counters.recordTimeout();
-      this.destroyLent(lease, conn, "validation", err);
-    });
   }
 
   /** Takes a lent socket back: pooled if healthy, else destroyed with the reason. */
   releaseLease(lease: Lease, conn: Connection): Promise<void> {
     if (!lease.current) return Promise.reject(new NotBorrowedError("release", conn.where));
     const record = lease.record;
-    this.#sockets.endLease(record);
+    this.#endLease(record);
     this.#counters.recordRelease();
-    this.#host.emit("release", conn, this.key);
-    const now = Date.now();
+    this.#ctx.emit("release", conn, this.key);
+    const now = this.#clock.now();
     const problem = this.#closing ? "pool-closed" : releaseProblem(conn, record, now, this.#s.maxUses);
     if (problem === undefined && this.#offer(record, conn, now)) {
       this.#check(); // the hot path: nothing was destroyed, so nothing else can change
@@ -157,19 +139,18 @@ export class EndpointPool implements LeaseOwner {
     if (problem !== undefined) {
       this.#destroy(record, conn, problem, conn.error, problem === "pool-closed" || problem === "lifetime");
     }
-    this.#settle();
+    this.#reconcile();
     return RESOLVED;
   }
 
   /** Destroys a lent socket (pool.destroy, or use() whose function threw). */
   destroyLent(lease: Lease, conn: Connection, reason: DestroyReason, err?: unknown): void {
     if (!lease.current) throw new NotBorrowedError("destroy", conn.where);
-    const record = lease.record;
-    this.#sockets.endLease(record);
+    this.#endLease(lease.record);
     // Pending reads and writes reject with `err` (an abort, say) rather than a bare close.
     if (err instanceof Error && conn.state !== "closed") conn.destroy(err);
-    this.#destroy(record, conn, reason, err, false);
-    this.#settle();
+    this.#destroy(lease.record, conn, reason, err, false);
+    this.#reconcile();
   }
 
   /** use() is running its function again on a fresh socket (a stale reuse). */
@@ -177,70 +158,147 @@ export class EndpointPool implements LeaseOwner {
     this.#counters.recordRetry();
   }
 
-  /** Starts the dials wanted: when a slot under maxSockets frees up, or to warm minIdle sockets. */
+  /** BudgetMember: starts the dials wanted (a slot may be free, or minIdle asks for warm sockets). */
   pump(): void {
     this.#pump();
     this.#check();
   }
 
-  /** Closes the oldest idle socket to make room elsewhere; false if nothing is idle. */
+  /** BudgetMember: closes the oldest idle socket to make room elsewhere; false if nothing is idle. */
   evictIdle(): boolean {
-    if (!this.#idle.evictOldest("max-sockets")) return false;
-    queueMicrotask(() => this.#settle());
+    if (!this.#evictOldest("max-sockets")) return false;
+    queueMicrotask(() => this.#reconcile());
     return true;
   }
 
+  /** A borrowed connection was garbage-collected: its borrower dropped it unreleased. */
+  collected(record: PooledSocket): void {
+    if (record.state !== "borrowed") return;
+    const lease = record.lease as Lease;
+    const heldMs = this.#clock.now() - lease.since;
+    this.#endLease(record);
+    this.#destroy(record, undefined, "leak", undefined, false);
+    this.#ctx.emit("leak", { endpoint: this.key, stack: lease.stack, heldMs, collected: true });
+    this.#reconcile();
+  }
+
   /**
-   * Stops lending: rejects waiters with PoolClosedError, aborts dials, closes idle sockets.
+   * Stops lending: rejects waiters with PoolClosedError, abandons dials, closes idle sockets.
    * Resolves once no socket is borrowed or dialing.
    */
   close(): Promise<void> {
     this.#closing = true;
-    this.#reaper.stop();
-    this.#timeouts.stop();
-    this.#waiters.rejectAll(new PoolClosedError(`acquire from ${this.key}`));
-    this.#dials.abortAll(() => new PoolClosedError(`connect to ${this.key}`));
-    this.#idle.closeAll();
+    this.#retirement.stop();
+    this.#expiry.stop();
+    const closed = new PoolClosedError(`acquire from ${this.key}`);
+    for (const w of this.#waiters.clear()) w.reject(closed);
+    for (const dial of this.#dials.all()) this.#abandon(dial, new PoolClosedError(`connect to ${this.key}`));
+    for (const record of this.#idle.clear()) this.#destroy(record, record.conn, "pool-closed", undefined, true);
     this.#check();
-    if (this.#sockets.borrowed === 0 && this.#dials.count === 0) return RESOLVED;
+    if (this.#borrowed === 0 && this.#dials.count === 0) return RESOLVED;
     return new Promise((resolve) => this.#drained.push(resolve));
   }
 
   /** After the close deadline: destroys whatever is still borrowed. */
   destroyBorrowed(): void {
-    for (const record of [...this.#sockets.all]) {
+    for (const record of [...this.#sockets]) {
       if (record.state !== "borrowed") continue;
-      this.#sockets.endLease(record);
+      this.#endLease(record);
       this.#destroy(record, record.ref.deref(), "pool-closed", undefined, false);
     }
-    this.#settle();
+    this.#reconcile();
   }
 
   stats(): EndpointStats {
     return this.#counters.snapshot({
       idle: this.#idle.length,
-      borrowed: this.#sockets.borrowed,
+      borrowed: this.#borrowed,
       dialing: this.#dials.count,
       pending: this.#waiters.pending,
     });
   }
 
-  /** Counts a hand-out and tells listeners; only after the borrower holds the socket. */
-  #acquired(conn: Connection, record: PooledSocket, waited: number): void {
-    const reused = record.uses > 1;
-    this.#counters.recordAcquire(reused, waited);
-    this.#host.emit("acquire", conn, this.key, reused);
+  // --- Lending -------------------------------------------------------------------------------
+
+  /** Pops the most recently used idle socket fit to hand out, destroying unfit ones on the way. */
+  #takeIdle(now: number): PooledSocket | undefined {
+    for (let record = this.#idle.pop(); record !== undefined; record = this.#idle.pop()) {
+      const conn = record.conn as Connection;
+      const problem = idleProblem(conn, record, now);
+      if (problem === undefined) return record;
+      this.#destroy(record, conn, problem, conn.error, problem === "lifetime");
+    }
+    return undefined;
   }
 
-  readonly #onLeak = (lease: Lease): void => {
-    const heldMs = Date.now() - lease.since;
-    this.#host.emit("leak", { endpoint: this.key, stack: lease.stack, heldMs, collected: false });
-  };
+  /** idle → borrowed: lends the socket to a new lease; the record now holds it only weakly. */
+  #lend(record: PooledSocket, now: number, stack: string | undefined): Lease {
+    const conn = record.conn as Connection;
+    record.conn = undefined;
+    record.state = "borrowed";
+    record.uses++;
+    this.#borrowed++;
+    conn.socket.ref(); // idle sockets are unref'd (see #park)
+    const lease = new Lease(record, this, now, stack);
+    record.lease = lease;
+    const after = this.#s.leakWarningAfter;
+    if (after !== undefined) lease.leakTimer = this.#clock.setTimer(() => this.#leaked(lease), after);
+    lendConnection(conn, lease);
+    return lease;
+  }
+
+  /** Counts a hand-out and tells listeners; only once the borrower holds the socket. */
+  #acquired(lease: Lease, waited: number): void {
+    this.#counters.recordAcquire(lease.reused, waited);
+    this.#ctx.emit("acquire", lease.record.ref.deref(), this.key, lease.reused);
+  }
+
+  /** borrowed → idle, transiently: the caller pools or destroys the socket before returning. */
+  #endLease(record: PooledSocket): void {
+    if (record.state !== "borrowed") return;
+    const lease = record.lease as Lease;
+    lease.spent = true;
+    this.#clock.clearTimer(lease.leakTimer);
+    record.lease = undefined;
+    this.#borrowed--;
+    record.state = "idle";
+  }
+
+  #leaked(lease: Lease): void {
+    const report = {
+      endpoint: this.key,
+      stack: lease.stack,
+      heldMs: this.#clock.now() - lease.since,
+      collected: false,
+    };
+    this.#ctx.emit("leak", report);
+  }
+
+  /** Runs the validate hook on a socket just lent, under the acquire's signal and timeout. */
+  #validate(
+    conn: Connection,
+    lease: Lease,
+    options: WaitOptions | undefined,
+    stack: string | undefined,
+  ): Promise<Connection> {
+    const timeoutError = (ms: number) => new AcquireTimeoutError(this.key, ms, `validating; ${this.#detail()}`);
+    const limits = {
+      operation: `acquire from ${this.key}`,
+      options: { signal: options?.signal, timeout: options?.timeout ?? this.#s.acquireTimeout },
+      clock: this.#clock,
+      timeoutError,
+    };
+    const retry = () => this.acquire(options, stack);
+    return validated(conn, lease, this.#s.validate as Validate, limits, retry, (spent, err) => {
+      if (err instanceof AcquireTimeoutError) this.#counters.recordTimeout();
+      this.destroyLent(spent, conn, "validation", err);
+    });
+  }
 
   /**
    * Serves the oldest waiter (a new socket goes to retries wanting a fresh one first), else
-   * makes the socket idle. Returns false when it closed the socket instead: past maxIdle, or
-   * to make room for a fresh dial, or while closing.
+   * parks the socket. Returns false when it closed the socket instead: past maxIdle, to make
+   * room for a fresh dial, or while closing.
    */
   #offer(record: PooledSocket, conn: Connection, now: number): boolean {
     record.conn = conn;
@@ -248,22 +306,182 @@ export class EndpointPool implements LeaseOwner {
     if (w !== undefined) {
       // No user code runs between lending and delivering (the 'acquire' event comes after),
       // so a waiter the queue just gave out cannot have settled in between.
-      const conn = this.#sockets.lend(record, this, now, w.stack);
+      const lease = this.#lend(record, now, w.stack);
       invariant(w.deliver(conn), `${this.key}: a socket was lent to an acquire that had already settled`);
-      this.#acquired(conn, record, now - w.since);
+      this.#acquired(lease, now - w.since);
       return true;
     }
-    if (this.#closing || this.#idle.length >= this.#s.maxIdle || this.#waiters.freshPending > 0) {
+    if (this.#closing || this.#idle.length >= this.#s.maxIdlePerEndpoint || this.#waiters.freshPending > 0) {
       const reason = this.#closing ? "pool-closed" : this.#waiters.freshPending > 0 ? "replaced" : "max-idle";
       this.#destroy(record, conn, reason, undefined, true);
       return false;
     }
-    this.#idle.park(record, conn, now);
-    this.#reaper.arm(Math.min(now + this.#s.idleTimeout, record.expiresAt));
+    this.#park(record, conn, now);
     return true;
   }
 
-  /** Removes a socket from the pool for good, closing it gracefully or at once. */
+  /** Makes a socket idle: on the stack, unref'd (an idle pool never keeps the process alive). */
+  #park(record: PooledSocket, conn: Connection, now: number): void {
+    conn.socket.unref();
+    this.#idle.push(record, now);
+    this.#retirement.arm(Math.min(now + this.#s.idleTimeout, record.expiresAt));
+  }
+
+  // --- Waiting -------------------------------------------------------------------------------
+
+  /**
+   * Queues `w` and arms its timeout and abort. An acquire on the default timeout (no signal,
+   * no timeout, not a retry) shares the one expiry timer: deadlines grow in queue order, so
+   * that timer only ever waits for the oldest. Any other arms its own through `armCancel`.
+   */
+  #enqueue(w: Waiter, options: WaitOptions | undefined, now: number): void {
+    this.#waiters.push(w);
+    if (options?.signal === undefined && options?.timeout === undefined && !w.fresh) {
+      w.deadline = now + this.#s.acquireTimeout;
+      this.#expiry.arm(w.deadline);
+      return;
+    }
+    w.disarm = armCancel(
+      `acquire from ${this.key}`,
+      { signal: options?.signal, timeout: options?.timeout ?? this.#s.acquireTimeout },
+      (ms) => this.#timeoutError(ms, w),
+      (err) => this.#cancel(w, err),
+      this.#clock,
+    );
+  }
+
+  /** The expiry timer fired: times out the waiters whose deadline passed, re-arms for the next. */
+  #expireWaiters(): void {
+    const { expired, next } = this.#waiters.expired(this.#clock.now());
+    this.#expiry.arm(next);
+    for (const w of expired) this.#cancel(w, this.#timeoutError(this.#s.acquireTimeout, w));
+  }
+
+  /** A waiter timed out or was aborted: it leaves, and a dial nobody needs any more is abandoned. */
+  #cancel(w: Waiter, err: Error): void {
+    if (!w.reject(err)) return;
+    this.#waiters.cancelled(w);
+    if (err instanceof AcquireTimeoutError) this.#counters.recordTimeout();
+    const newest = this.#dials.newest();
+    if (newest !== undefined && this.#dials.count > this.#wanted()) this.#abandon(newest, err);
+    this.#reconcile();
+  }
+
+  #timeoutError(ms: number, w: Waiter): AcquireTimeoutError {
+    return new AcquireTimeoutError(this.key, ms, this.#detail(), this.#failFast.errorSince(w.since));
+  }
+
+  // --- Dialing -------------------------------------------------------------------------------
+
+  /** Starts dials while waiters outnumber them (and minIdle asks for warm sockets). */
+  #pump(): void {
+    while (!this.#closing && this.#wanted() > this.#dials.count && this.open < this.#s.maxSocketsPerEndpoint) {
+      if (this.#failFast.until > 0) {
+        const now = this.#clock.now();
+        if (now < this.#failFast.until) {
+          if (this.#borrowed === 0 && this.#dials.count === 0) {
+            const err = this.#failFast.error(now);
+            for (const w of this.#waiters.clear()) w.reject(err);
+          }
+          this.#retirement.arm(this.#failFast.until);
+          return;
+        }
+      }
+      const slot = this.#ctx.budget.take(this);
+      if (slot === undefined) return;
+      this.#dial(this.#dials.add(slot));
+    }
+  }
+
+  /** How many sockets should be coming: one per waiter, or enough to keep minIdle warm. */
+  #wanted(): number {
+    return Math.max(this.#waiters.pending, this.#s.minIdlePerEndpoint - this.#idle.length - this.#borrowed);
+  }
+
+  #dial(dial: Dial): void {
+    const onAttemptFailed = (err: unknown) => {
+      this.#counters.recordConnectError();
+      this.#failFast.noteError(err, this.#clock.now());
+    };
+    dialWithRetries(this.endpoint, this.#s, this.#clock, dial.controller.signal, onAttemptFailed).then(
+      (conn) => this.#dialed(dial, conn),
+      (err) => this.#dialFailed(dial, err),
+    );
+  }
+
+  /** Abandons a dial: it stops counting and gives its slot back at once. */
+  #abandon(dial: Dial, reason: unknown): void {
+    this.#dials.remove(dial);
+    dial.slot.give();
+    dial.controller.abort(reason);
+  }
+
+  /** A dial connected: its slot passes to the socket, unless it was abandoned and none is left. */
+  #dialed(dial: Dial, conn: Connection): void {
+    const slot = this.#dials.remove(dial) ? dial.slot : this.#spareSlot();
+    if (slot === undefined) {
+      conn.destroy(); // connected just as it was abandoned, and no slot is free for it
+      this.#reconcile();
+      return;
+    }
+    this.#failFast.succeeded();
+    const now = this.#clock.now();
+    const record = new PooledSocket(conn, slot, now + this.#s.maxLifetime - Math.random() * this.#s.lifetimeJitter);
+    this.#sockets.add(record);
+    collected.register(conn, record, record);
+    // Acts only while the socket is idle; a read in progress takes the events itself.
+    watchIdle(conn, () => this.#idleEvent(record));
+    this.#ctx.track(conn, record);
+    this.#counters.recordCreate();
+    this.#ctx.emit("create", conn, this.key);
+    this.#offer(record, conn, now);
+    this.#reconcile();
+  }
+
+  /** A slot for a socket whose dial was abandoned as it connected, if there is room for it. */
+  #spareSlot() {
+    if (this.#closing || this.open >= this.#s.maxSocketsPerEndpoint) return undefined;
+    return this.#ctx.budget.take(this);
+  }
+
+  /** A dial failed for good: the oldest waiter hears why at once; the window opens. */
+  #dialFailed(dial: Dial, err: unknown): void {
+    if (this.#dials.remove(dial)) {
+      dial.slot.give();
+      this.#failFast.failed(this.#clock.now());
+      this.#retirement.arm(this.#failFast.until); // to leave the map once the window ends
+      this.#waiters.shift(true)?.reject(err);
+    }
+    this.#reconcile();
+  }
+
+  // --- Retiring ------------------------------------------------------------------------------
+
+  /** Bytes, EOF, an error or a close arrived on a socket: evict it if it sits idle. */
+  #idleEvent(record: PooledSocket): void {
+    if (record.state !== "idle" || !this.#idle.remove(record)) return;
+    const conn = record.conn as Connection;
+    this.#destroy(record, conn, idleProblem(conn, record, 0) ?? "peer-closed", conn.error, false);
+    this.#reconcile();
+  }
+
+  /** Gracefully closes the least recently used idle socket; false if none. */
+  #evictOldest(reason: DestroyReason): boolean {
+    const record = this.#idle.shift();
+    if (record === undefined) return false;
+    this.#destroy(record, record.conn, reason, undefined, true);
+    return true;
+  }
+
+  /** Retires idle sockets past idleTimeout (down to minIdle) or their lifetime, then re-arms. */
+  #retireDue(): void {
+    const { due, next } = this.#idle.takeDue(this.#clock.now(), this.#s.idleTimeout, this.#s.minIdlePerEndpoint);
+    for (const [record, reason] of due) this.#destroy(record, record.conn, reason, undefined, true);
+    this.#retirement.arm(next);
+    this.#reconcile();
+  }
+
+  /** → gone: forgets the socket for good, gives its slot back, closes it unless closed. */
   #destroy(
     record: PooledSocket,
     conn: Connection | undefined,
@@ -271,123 +489,54 @@ export class EndpointPool implements LeaseOwner {
     err: unknown,
     graceful: boolean,
   ): void {
-    if (!this.#sockets.remove(record, conn, graceful)) return;
+    if (record.state === "gone") return;
+    record.state = "gone";
+    this.#sockets.delete(record);
+    record.conn = undefined;
+    collected.unregister(record);
+    record.slot.give();
+    if (conn !== undefined && conn.state !== "closed") {
+      this.#ctx.closing(conn); // pool.close() waits until it has closed
+      if (graceful && conn.state === "open") {
+        conn.socket.ref(); // close() may be awaited: let the FIN exchange finish
+        void conn.close();
+      } else conn.destroy();
+    }
     this.#counters.recordDestroy(reason);
-    this.#host.giveSlot();
-    this.#host.emit("destroy", conn, this.key, reason, err);
+    this.#ctx.emit("destroy", conn, this.key, reason, err);
   }
 
-  /** Starts dials while waiters outnumber them (and minIdle asks for warm sockets). */
-  #pump(): void {
-    for (;;) {
-      if (this.#closing) return;
-      if (this.#wanted() <= this.#dials.count || this.open >= this.#s.maxPerEndpoint) return;
-      if (this.#failFast.until > 0) {
-        const now = Date.now();
-        if (now < this.#failFast.until) {
-          if (this.#sockets.borrowed === 0 && this.#dials.count === 0)
-            this.#waiters.rejectAll(this.#failFast.error(now));
-          this.#reaper.arm(this.#failFast.until);
-          return;
-        }
-      }
-      if (!this.#host.takeSlot(this)) return;
-      this.#dials.start();
-    }
-  }
-
-  /** How many sockets should be coming: one per waiter, or enough to keep minIdle warm. */
-  #wanted(): number {
-    return Math.max(this.#waiters.pending, this.#s.minIdle - this.#idle.length - this.#sockets.borrowed);
-  }
-
-  /** A dial connected: pools the socket, unless it was abandoned and no slot is left for it. */
-  #onDialed(conn: Connection, counted: boolean): void {
-    if (!counted && (this.#closing || this.open >= this.#s.maxPerEndpoint || !this.#host.takeSlot(this))) {
-      // Connected just as it was abandoned, and its slot is gone: drop it.
-      conn.destroy();
-      this.#settle();
-      return;
-    }
-    this.#failFast.succeeded();
-    const now = Date.now();
-    const jitter = Math.random() * this.#s.lifetimeJitter;
-    const record = this.#sockets.add(conn, now + this.#s.maxLifetime - jitter, this.#onIdleEvent, this.#onCollected);
-    this.#host.track(conn, record);
-    this.#counters.recordCreate();
-    this.#host.emit("create", conn, this.key);
-    this.#offer(record, conn, now);
-    this.#settle();
-  }
-
-  /** A dial failed for good; a counted one has given its slot back. */
-  #onDialFailed(err: unknown, counted: boolean): void {
-    if (counted) {
-      this.#failFast.failed();
-      this.#reaper.arm(this.#failFast.until); // to leave the map once the window ends
-      // The failure goes to the oldest waiter at once; the rest wait for sockets in use or
-      // get EndpointUnavailableError from #pump while the window lasts.
-      const w = this.#waiters.shift(true);
-      if (w !== undefined) w.reject(err);
-    }
-    this.#settle();
-  }
-
-  readonly #onIdleEvent = (record: PooledSocket): void => {
-    if (this.#idle.evict(record)) this.#settle();
-  };
-
-  readonly #onCollected = (record: PooledSocket): void => {
-    if (record.state !== "borrowed") return;
-    const stack = record.lease?.stack;
-    const heldMs = Date.now() - (record.lease?.since ?? 0);
-    this.#destroy(record, undefined, "leak", undefined, false);
-    this.#host.emit("leak", { endpoint: this.key, stack, heldMs, collected: true });
-    this.#settle();
-  };
-
-  /** A waiter timed out or was aborted. */
-  #onCancelled(err: Error): void {
-    if (err instanceof AcquireTimeoutError) this.#counters.recordTimeout();
-    // A dial nobody needs any more is abandoned: its half-made socket is destroyed.
-    this.#dials.trim(this.#wanted(), err);
-    this.#settle();
-  }
-
-  /** Retires idle sockets past idleTimeout (down to minIdle) or lifetime, then re-arms. */
-  #reap(): void {
-    this.#reaper.arm(this.#idle.retireDue(Date.now(), this.#s.idleTimeout, this.#s.minIdle));
-    this.#settle();
-  }
-
-  /** After an event: start dials, resolve close() once drained, leave the map once empty. */
-  #settle(): void {
+  /** After any event: start dials, resolve close() once drained, leave the map once empty. */
+  #reconcile(): void {
     this.#pump();
     this.#check();
-    if (this.#sockets.borrowed === 0 && this.#dials.count === 0 && this.#drained.length > 0) {
+    if (this.#borrowed === 0 && this.#dials.count === 0 && this.#drained.length > 0) {
       for (const resolve of this.#drained.splice(0)) resolve();
     }
-    if (this.open === 0 && this.#waiters.pending === 0 && this.#s.minIdle === 0 && Date.now() >= this.#failFast.until) {
-      this.#reaper.disarm();
-      this.#timeouts.disarm();
-      this.#host.forget(this);
+    const idle = this.open === 0 && this.#waiters.pending === 0 && this.#s.minIdlePerEndpoint === 0;
+    if (idle && this.#clock.now() >= this.#failFast.until) {
+      this.#retirement.disarm();
+      this.#expiry.disarm();
+      this.#ctx.budget.forget(this);
+      this.#ctx.forget(this);
     }
   }
 
   /** The pool's load, for timeout messages: "2/5 borrowed, 1 dialing, 3 waiting". */
   #detail(): string {
-    return `${this.#sockets.borrowed}/${this.#s.maxPerEndpoint} borrowed, ${this.#dials.count} dialing, ${this.#waiters.pending} waiting`;
+    const max = this.#s.maxSocketsPerEndpoint;
+    return `${this.#borrowed}/${max} borrowed, ${this.#dials.count} dialing, ${this.#waiters.pending} waiting`;
   }
 
   #check(): void {
     if (!checkingInvariants) return;
     checkEndpointPool({
       key: this.key,
-      maxPerEndpoint: this.#s.maxPerEndpoint,
+      max: this.#s.maxSocketsPerEndpoint,
       idle: this.#idle.records,
-      sockets: this.#sockets.all,
-      borrowedCount: this.#sockets.borrowed,
-      dialing: this.#dials.count,
+      sockets: this.#sockets,
+      borrowed: this.#borrowed,
+      dials: this.#dials.all(),
       waiters: this.#waiters,
     });
   }

@@ -2,9 +2,9 @@ export type { Dialer, SocketPoolOptions } from "./options.js";
 export {
   type LeakReport,
   type PoolCloseOptions,
-  type PooledChannel,
+  type PoolState,
   SocketPool,
   type SocketPoolEvent,
-  type UseOptions,
 } from "./socket-pool.js";
 export type { DestroyReason, EndpointStats, PoolStats, WaitPercentiles } from "./stats.js";
+export type { UseOptions } from "./use.js";

@@ -3,9 +3,9 @@ import { checkAddressOptions, connectOptionsSchema } from "../connection/connect
 import type { Connection } from "../connection/connection.js";
 import type { Endpoint } from "../endpoint.js";
 import { InvalidArgumentError } from "../errors.js";
+import { type Clock, systemClock } from "../internal/clock.js";
 import { orNever } from "../internal/timer.js";
 import { type Schema, validateOptions } from "../internal/validate.js";
-import type { ChannelOptions } from "../rpc/options.js";
 
 /** Opens one socket for the pool; the default is sockpool's `connect()`. */
 export type Dialer = (endpoint: Endpoint, options: ConnectOptions) => Promise<Connection>;
@@ -62,18 +62,19 @@ export interface SocketPoolOptions {
   /** Replaces `connect()`: custom transports, tests that hold a dial open. */
   dial?: Dialer | undefined;
   /**
-   * Settings of the multiplexed channels `pool.channel()` opens (maxInFlight, maxFrameSize,
-   * requestTimeout, pings). They dial with this pool's `connect` options and connectTimeout.
+   * Where the pool's time comes from: `now()` and timers (idle and lifetime retirement,
+   * acquire timeouts, fail-fast windows, leak warnings, dial backoff). Default: the system
+   * clock. Tests give a manual clock to advance time instead of sleeping.
    */
-  channel?: Omit<ChannelOptions, "connect"> | undefined;
+  clock?: Clock | undefined;
 }
 
-/** Options after defaults: what the endpoint pools read. */
+/** Options after defaults, under the same names: what the endpoint pools read. */
 export interface PoolSettings {
-  readonly maxPerEndpoint: number;
+  readonly maxSocketsPerEndpoint: number;
   readonly maxSockets: number;
-  readonly maxIdle: number;
-  readonly minIdle: number;
+  readonly maxIdlePerEndpoint: number;
+  readonly minIdlePerEndpoint: number;
   readonly maxWaiting: number;
   readonly acquireTimeout: number;
   readonly connectTimeout: number;
@@ -91,7 +92,7 @@ export interface PoolSettings {
   readonly failFastMaxWindow: number;
   readonly connect: ConnectOptions;
   readonly dial: Dialer | undefined;
-  readonly channel: Omit<ChannelOptions, "connect">;
+  readonly clock: Clock;
 }
 
 const schema: Schema = {
@@ -116,7 +117,8 @@ const schema: Schema = {
   failFastMaxWindow: "ms",
   connect: "object",
   dial: "function",
-  channel: "object",
+  clock: "object",
+  channel: { renamed: "the channel option of an rpc Agent (pool.channel() moved to Agent.channel())" },
   maxSocketsPerHost: { renamed: "maxSocketsPerEndpoint" },
   maxIdle: { renamed: "maxIdlePerEndpoint" },
   minIdle: { renamed: "minIdlePerEndpoint" },
@@ -131,20 +133,20 @@ export function resolvePoolOptions(options: SocketPoolOptions = {}): PoolSetting
   validateOptions("SocketPool options", options, schema);
   validateOptions("SocketPool options.connect", options.connect, dialSchema);
   checkAddressOptions("SocketPool options.connect", options.connect);
-  const maxPerEndpoint = options.maxSocketsPerEndpoint ?? 10;
-  const maxIdle = options.maxIdlePerEndpoint ?? maxPerEndpoint;
+  const maxSocketsPerEndpoint = options.maxSocketsPerEndpoint ?? 10;
+  const maxIdlePerEndpoint = options.maxIdlePerEndpoint ?? maxSocketsPerEndpoint;
   const minIdle = options.minIdlePerEndpoint ?? 0;
-  if (minIdle > Math.min(maxIdle, maxPerEndpoint)) {
+  if (minIdle > Math.min(maxIdlePerEndpoint, maxSocketsPerEndpoint)) {
     throw new InvalidArgumentError(
       `SocketPool options.minIdlePerEndpoint must not exceed maxIdlePerEndpoint and maxSocketsPerEndpoint, got ${minIdle}`,
     );
   }
   const maxLifetime = orNever(options.maxLifetime ?? Number.POSITIVE_INFINITY);
   return {
-    maxPerEndpoint,
+    maxSocketsPerEndpoint,
     maxSockets: options.maxSockets ?? Number.POSITIVE_INFINITY,
-    maxIdle,
-    minIdle,
+    maxIdlePerEndpoint,
+    minIdlePerEndpoint: minIdle,
     maxWaiting: options.maxWaiting ?? Number.POSITIVE_INFINITY,
     acquireTimeout: orNever(options.acquireTimeout ?? 10_000),
     connectTimeout: orNever(options.connectTimeout ?? 10_000),
@@ -162,6 +164,6 @@ export function resolvePoolOptions(options: SocketPoolOptions = {}): PoolSetting
     failFastMaxWindow: orNever(options.failFastMaxWindow ?? 5000),
     connect: { ...options.connect },
     dial: options.dial,
-    channel: { ...options.channel },
+    clock: options.clock ?? systemClock,
   };
 }

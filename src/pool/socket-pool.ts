@@ -1,24 +1,16 @@
 import { EventEmitter } from "node:events";
 import type { Connection } from "../connection/connection.js";
 import { type EndpointInput, parseEndpoint } from "../endpoint.js";
-import { AbortError, NotBorrowedError, PoolClosedError } from "../errors.js";
-import { throwIfAborted, type WaitOptions } from "../internal/cancel.js";
-import { startTimer } from "../internal/timer.js";
+import { NotBorrowedError, PoolClosedError } from "../errors.js";
+import type { WaitOptions } from "../internal/cancel.js";
+import { deferred } from "../internal/deferred.js";
 import { validateOptions } from "../internal/validate.js";
-import { ChannelPool } from "../rpc/channel-pool.js";
-import { EndpointPool, type PoolHost } from "./endpoint-pool.js";
-import type { Lease, PooledSocket } from "./lease.js";
+import { SocketBudget } from "./budget.js";
+import { EndpointPool, type PoolContext } from "./endpoint-pool.js";
 import { type PoolSettings, resolvePoolOptions, type SocketPoolOptions } from "./options.js";
-import { Counters, type DestroyReason, type EndpointStats, type PoolStats } from "./stats.js";
-
-export interface UseOptions extends WaitOptions {
-  /**
-   * The request is idempotent: if a reused socket turns out dead before any byte of the
-   * reply arrived, run `fn` once more on a fresh socket. Without it, the retry happens only
-   * when nothing was written. Default false.
-   */
-  retryOnStale?: boolean | undefined;
-}
+import type { Lease, PooledSocket } from "./pooled-socket.js";
+import { Counters, type EndpointStats, type PoolStats } from "./stats.js";
+import { runUse, type UseOptions } from "./use.js";
 
 export interface PoolCloseOptions {
   /** How long borrowed sockets may take to come back before they are destroyed. Default 5000. */
@@ -35,19 +27,8 @@ export interface LeakReport {
   collected: boolean;
 }
 
-/**
- * Requests over the pool's shared multiplexed channels to one endpoint (see `pool.channel()`).
- */
-export interface PooledChannel {
-  /** The endpoint's key. */
-  readonly endpoint: string;
-  /**
-   * Sends one request and resolves with its reply, whatever order replies arrive in. Rejects
-   * like `Channel.request` (RequestTimeoutError, AbortError, RemoteError,
-   * ConnectionClosedError when the socket it rode on died), plus PoolClosedError.
-   */
-  request(payload: Uint8Array | string, options?: WaitOptions): Promise<Buffer>;
-}
+/** `open → closing → closed`: `close()` was called; every socket is closed. */
+export type PoolState = "open" | "closing" | "closed";
 
 /**
  * Events, all emitted synchronously:
@@ -71,15 +52,10 @@ const KEY_CACHE_LIMIT = 1024;
  *   sockets to keep or a fail-fast window running (an empty pool leaves the map).
  * - `#keys`: endpoint strings already parsed → key (bounded cache; cleared when full).
  * - `#records`: every socket this pool opened → its record (weak: never keeps one alive).
- * - `#slots`: sockets open or dialing across all endpoints (≤ maxSockets); `#starved`:
- *   endpoints with waiters that could not get a slot, oldest first; `#evicting`: inside
- *   takeSlot, so a freed slot is not handed to someone else.
- * - `#total`: cumulative counters, kept when endpoints leave the map.
- * - `#closing`: the close() promise once closing (final); `#graceful`: sockets sent FIN
- *   whose close is still under way.
- * - `#channels`: the multiplexed channels behind `channel()`, made on first use. They are
- *   separate sockets from the checkout ones (a channel is shared, never borrowed), bounded
- *   by maxSocketsPerEndpoint on their own.
+ * - `#budget`: slots under maxSockets across endpoints. `#total`: cumulative counters, kept
+ *   when endpoints leave the map.
+ * - `#state` (see {@link PoolState}); `#closed` resolves once closed. `#graceful`: sockets
+ *   sent FIN whose close is still under way.
  */
 export class SocketPool extends EventEmitter implements AsyncDisposable {
   readonly #s: PoolSettings;
@@ -87,23 +63,23 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
   readonly #keys = new Map<string, string>();
   readonly #records = new WeakMap<Connection, PooledSocket>();
   readonly #total = new Counters();
-  readonly #starved = new Set<EndpointPool>();
   readonly #graceful = new Set<Connection>();
-  #slots = 0;
-  #evicting = false;
+  readonly #budget: SocketBudget;
+  readonly #ctx: PoolContext;
+  #state: PoolState = "open";
   #closing: Promise<void> | undefined;
-  #channels: ChannelPool | undefined;
-  readonly #host: PoolHost;
+  readonly #closed = deferred<void>();
 
   /** Throws InvalidArgumentError naming the option and value when an option is bad. */
   constructor(options?: SocketPoolOptions) {
     super();
     this.#s = resolvePoolOptions(options);
-    this.#host = {
+    this.#budget = new SocketBudget(this.#s.maxSockets, () => this.#endpoints.values());
+    this.#ctx = {
       settings: this.#s,
+      clock: this.#s.clock,
       total: this.#total,
-      takeSlot: (pool) => this.#takeSlot(pool),
-      giveSlot: () => this.#giveSlot(),
+      budget: this.#budget,
       track: (conn, record) => this.#records.set(conn, record),
       closing: (conn) => {
         this.#graceful.add(conn);
@@ -111,43 +87,33 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
       },
       forget: (pool) => {
         if (this.#endpoints.get(pool.key) === pool) this.#endpoints.delete(pool.key);
-        this.#starved.delete(pool);
       },
-      emit: (event, a, b, c, d) => this.emit(event, a, b, c, d),
+      emit: (event, ...args) => this.emit(event, ...args),
     };
   }
 
-  /** True once close() was called. */
-  get closed(): boolean {
-    return this.#closing !== undefined;
+  get state(): PoolState {
+    return this.#state;
+  }
+
+  /** Resolves once `close()` has finished: every socket is closed. Never rejects. */
+  get closed(): Promise<void> {
+    return this.#closed.promise;
   }
 
   /**
    * Borrows a connection to `endpoint`: a healthy idle one (most recently used first), else a
    * new one once the endpoint has a free slot; waiters are served first come, first served.
-   * Give it back with `release()` or `await using`. Resolves with the connection
-   * (`conn.reused` tells whether it served before). Rejects with InvalidEndpointError,
-   * InvalidArgumentError, PoolClosedError, QueueFullError (maxWaiting reached),
-   * EndpointUnavailableError (failing fast after connect failures; cause: the last one),
-   * ConnectError or ConnectTimeoutError (the dial made for this acquire failed),
-   * AcquireTimeoutError after `timeout` (default acquireTimeout; cause: the last dial error),
-   * or AbortError when `signal` aborts (cause: its reason). A rejected acquire leaves nothing behind.
+   * Give it back with `release()` or `await using`; `isReused(conn)` tells whether it served
+   * before. Rejects with InvalidEndpointError, InvalidArgumentError, PoolClosedError,
+   * QueueFullError (maxWaiting reached), EndpointUnavailableError (failing fast after connect
+   * failures; cause: the last one), ConnectError or ConnectTimeoutError (the dial made for
+   * this acquire failed), AcquireTimeoutError after `timeout` (default acquireTimeout; cause:
+   * the last dial error), or AbortError when `signal` aborts (cause: its reason). A rejected
+   * acquire leaves nothing behind.
    */
   acquire(endpoint: EndpointInput, options?: WaitOptions): Promise<Connection> {
     return this.#acquire(endpoint, options, false);
-  }
-
-  #acquire(endpoint: EndpointInput, options: WaitOptions | undefined, fresh: boolean): Promise<Connection> {
-    if (this.#closing) return Promise.reject(new PoolClosedError("acquire"));
-    let pool: EndpointPool;
-    try {
-      if (options !== undefined) validateOptions("acquire options", options, acquireSchema);
-      pool = this.#pool(endpoint);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const stack = this.#s.leakWarningAfter === undefined ? undefined : new Error("acquired here").stack;
-    return pool.acquire(options, stack, fresh);
   }
 
   /**
@@ -161,7 +127,7 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
     const record = this.#records.get(conn);
     const lease = record?.lease;
     if (record === undefined || lease === undefined || record.state !== "borrowed") {
-      if (this.#closing && record?.state === "gone") return Promise.resolve();
+      if (this.#state !== "open" && record?.state === "gone") return Promise.resolve();
       return Promise.reject(new NotBorrowedError("release", conn.where));
     }
     return lease.owner.releaseLease(lease, conn);
@@ -169,71 +135,42 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
 
   /** Destroys a borrowed connection at once (its slot frees up). Throws NotBorrowedError otherwise. */
   destroy(conn: Connection, err?: Error): void {
-    const record = this.#records.get(conn);
-    const lease = record?.lease;
-    if (record === undefined || lease === undefined) throw new NotBorrowedError("destroy", conn.where);
+    const lease = this.#leaseOf(conn, "destroy");
     (lease.owner as EndpointPool).destroyLent(lease, conn, "user", err);
+  }
+
+  /** Whether a borrowed connection served a borrower before this one. Throws NotBorrowedError otherwise. */
+  isReused(conn: Connection): boolean {
+    return this.#leaseOf(conn, "isReused").reused;
   }
 
   /**
    * Runs `fn` with a borrowed connection and releases it afterwards; if `fn` throws, the
    * connection is destroyed, not returned. If the socket was reused and died before any
    * reply byte arrived, `fn` runs once more on a fresh socket when `retryOnStale` is set or
-   * nothing was written. An abort of `signal` while `fn` runs destroys the connection, so
-   * its pending reads reject with AbortError. Resolves with what `fn` returns; rejects with
-   * what acquire() rejects with, or what `fn` throws.
+   * nothing was written (counted in `stats().retries`). An abort of `signal` while `fn` runs
+   * destroys the connection, so its pending reads reject with AbortError (`isReused(conn)`
+   * tells `fn` whether its socket served before). Resolves with what `fn` returns; rejects
+   * with what acquire() rejects with, or what `fn` throws.
    */
-  async use<T>(endpoint: EndpointInput, fn: (conn: Connection) => Promise<T>, options?: UseOptions): Promise<T> {
-    if (options !== undefined) validateOptions("use options", options, useSchema);
-    const acquireOptions = options && { signal: options.signal, timeout: options.timeout };
-    for (let attempt = 0; ; attempt++) {
-      const conn = await this.#acquire(endpoint, acquireOptions, attempt > 0);
-      // This borrow's identity: once spent (fn released the socket itself, say), ending it
-      // again does nothing, even if the socket has since been lent to someone else.
-      const lease = this.#records.get(conn)?.lease;
-      const read0 = conn.bytesRead;
-      const written0 = conn.bytesWritten;
-      const signal = options?.signal;
-      const onAbort = () => this.#discard(lease, conn, new AbortError(`use of ${conn.where}`, signal?.reason));
-      signal?.addEventListener("abort", onAbort, { once: true });
-      let result: T;
-      try {
-        // An abort after the acquire resolved but before the listener was added.
-        throwIfAborted(`use of ${conn.where}`, signal);
-        result = await fn(conn);
-      } catch (err) {
-        const died = conn.readableEnded || conn.error !== undefined || conn.state !== "open";
-        const stale = conn.reused && died && conn.bytesRead === read0;
-        const retry = stale && attempt === 0 && (options?.retryOnStale === true || conn.bytesWritten === written0);
-        this.#discard(lease, conn, err);
-        if (retry && !signal?.aborted) {
-          (lease?.owner as EndpointPool | undefined)?.recordRetry();
-          continue;
-        }
-        throw err;
-      } finally {
-        signal?.removeEventListener("abort", onAbort);
-      }
-      await lease?.release(conn);
-      return result;
+  use<T>(endpoint: EndpointInput, fn: (conn: Connection) => Promise<T>, options?: UseOptions): Promise<T> {
+    try {
+      if (options !== undefined) validateOptions("use options", options, useSchema);
+    } catch (err) {
+      return Promise.reject(err);
     }
-  }
-
-  /**
-   * A handle for multiplexed requests to `endpoint` (an rpc server, see docs/protocol.md):
-   * requests spread over up to `maxSocketsPerEndpoint` shared sockets, least in flight first,
-   * and a socket that dies is replaced for new requests. Throws InvalidEndpointError for a bad
-   * endpoint and PoolClosedError once the pool is closing.
-   */
-  channel(endpoint: EndpointInput): PooledChannel {
-    if (this.#closing) throw new PoolClosedError("channel");
-    const ep = parseEndpoint(endpoint);
-    this.#channels ??= new ChannelPool({
-      maxChannelsPerEndpoint: this.#s.maxPerEndpoint,
-      channel: { ...this.#s.channel, connect: { ...this.#s.connect, timeout: this.#s.connectTimeout } },
-    });
-    const channels = this.#channels;
-    return { endpoint: ep.key, request: (payload, options) => channels.request(ep, payload, options) };
+    return runUse(
+      {
+        acquire: (acquireOptions, fresh) => this.#acquire(endpoint, acquireOptions, fresh),
+        leaseOf: (conn) => this.#leaseOf(conn, "use"),
+        discard: (lease, conn, reason, err) => {
+          if (!lease.spent) (lease.owner as EndpointPool).destroyLent(lease, conn, reason, err);
+        },
+        retried: (lease) => (lease.owner as EndpointPool).recordRetry(),
+      },
+      fn,
+      options,
+    );
   }
 
   /** Counters and gauges per endpoint (by key) and in total; totals survive endpoints leaving. */
@@ -260,7 +197,12 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
   close(options?: PoolCloseOptions): Promise<void> {
     if (this.#closing) return this.#closing;
     validateOptions("close options", options, { timeout: "ms?" });
-    this.#closing = this.#shutdown(options?.timeout ?? 5000);
+    this.#state = "closing";
+    this.#budget.stop();
+    this.#closing = this.#shutdown(options?.timeout ?? 5000).then(() => {
+      this.#state = "closed";
+      this.#closed.resolve();
+    });
     return this.#closing;
   }
 
@@ -268,24 +210,39 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
     return this.close();
   }
 
-  async #shutdown(timeout: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<false>((resolve) => {
-      timer = startTimer(() => resolve(false), timeout, true);
-    });
+  #acquire(endpoint: EndpointInput, options: WaitOptions | undefined, fresh: boolean): Promise<Connection> {
+    if (this.#state !== "open") return Promise.reject(new PoolClosedError("acquire"));
+    let pool: EndpointPool;
     try {
-      const channels = this.#channels?.close().then(() => true as const);
+      if (options !== undefined) validateOptions("acquire options", options, acquireSchema);
+      pool = this.#pool(endpoint);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const stack = this.#s.leakWarningAfter === undefined ? undefined : new Error("acquired here").stack;
+    return pool.acquire(options, stack, fresh);
+  }
+
+  #leaseOf(conn: Connection, operation: string): Lease {
+    const lease = this.#records.get(conn)?.lease;
+    if (lease === undefined) throw new NotBorrowedError(operation, conn.where);
+    return lease;
+  }
+
+  async #shutdown(timeout: number): Promise<void> {
+    const clock = this.#s.clock;
+    const deadline = deferred<false>();
+    const timer = clock.setTimer(() => deadline.resolve(false), timeout, true);
+    try {
       const pools = [...this.#endpoints.values()];
       const drained = Promise.all(pools.map((p) => p.close())).then(() => true as const);
-      if (!(await Promise.race([drained, deadline]))) for (const p of pools) p.destroyBorrowed();
+      if (!(await Promise.race([drained, deadline.promise]))) for (const p of pools) p.destroyBorrowed();
       await drained;
       const closes = Promise.all([...this.#graceful].map((c) => c.closed)).then(() => true as const);
-      if (!(await Promise.race([closes, deadline]))) for (const c of this.#graceful) c.destroy();
+      if (!(await Promise.race([closes, deadline.promise]))) for (const c of this.#graceful) c.destroy();
       await closes;
-      if (channels && !(await Promise.race([channels, deadline]))) this.#channels?.destroy();
-      await channels;
     } finally {
-      clearTimeout(timer);
+      clock.clearTimer(timer);
     }
   }
 
@@ -300,48 +257,10 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
     }
     let pool = this.#endpoints.get(ep.key);
     if (pool === undefined) {
-      pool = new EndpointPool(ep, this.#host);
+      pool = new EndpointPool(ep, this.#ctx);
       this.#endpoints.set(ep.key, pool);
-      if (this.#s.minIdle > 0) pool.pump(); // warm sockets
+      if (this.#s.minIdlePerEndpoint > 0) pool.pump(); // warm sockets
     }
     return pool;
-  }
-
-  /** Destroys the socket of `lease` unless that borrow already ended. */
-  #discard(lease: Lease | undefined, conn: Connection, err: unknown): void {
-    if (lease === undefined || lease.spent) return;
-    const reason: DestroyReason =
-      conn.error !== undefined ? "error" : conn.readableEnded || conn.state !== "open" ? "peer-closed" : "user";
-    (lease.owner as EndpointPool).destroyLent(lease, conn, reason, err);
-  }
-
-  #takeSlot(pool: EndpointPool): boolean {
-    if (this.#slots < this.#s.maxSockets) {
-      this.#slots++;
-      return true;
-    }
-    this.#evicting = true;
-    try {
-      for (const other of this.#endpoints.values()) {
-        if (other !== pool && other.evictIdle()) {
-          this.#slots++;
-          return true;
-        }
-      }
-    } finally {
-      this.#evicting = false;
-    }
-    this.#starved.add(pool);
-    return false;
-  }
-
-  #giveSlot(): void {
-    this.#slots--;
-    if (this.#evicting || this.#closing) return;
-    while (this.#starved.size > 0 && this.#slots < this.#s.maxSockets) {
-      const first = this.#starved.values().next().value as EndpointPool;
-      this.#starved.delete(first);
-      first.pump();
-    }
   }
 }

@@ -12,6 +12,7 @@ import {
   ReadTimeoutError,
   WriteTimeoutError,
 } from "sockpool";
+import { watchIdle } from "../../src/connection/lending.js";
 import { assertNoOpenSockets, echoServer, rawServer, rejectsWith, TEST_TIMEOUT, until } from "../helpers/net.js";
 
 const opts = { timeout: TEST_TIMEOUT };
@@ -332,14 +333,14 @@ describe("Connection writes and closing", () => {
     const c = await connect(srv.endpoint);
     t.after(() => c.destroy());
     let events = 0;
-    const unwatch = c.watchIdle(() => events++);
+    watchIdle(c, () => events++);
     const peer = await srv.nthConnection(1);
     peer.write("stray");
     await until(() => events === 1, "stray bytes noticed");
     assert.equal(c.bufferedLength, 5);
     peer.end();
     await until(() => events >= 2 && c.readableEnded, "EOF noticed");
-    unwatch();
+    watchIdle(c, undefined);
   });
 
   it("endInput() lets buffered bytes be read, then reports EOF, and writing goes on", opts, async (t) => {

@@ -190,3 +190,30 @@ describe("connection and channel timer options past the limit mean never", () =>
     assert.equal(channel.state, "open");
   });
 });
+
+describe("pool durations of weeks", () => {
+  it("arm no timer that overflows: idle, lifetime and acquire deadlines of weeks", opts, async (t) => {
+    const server = await echoServer(t);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on("warning", onWarning);
+    t.after(() => process.off("warning", onWarning));
+    const pool = testPool(t, {
+      maxSocketsPerEndpoint: 1,
+      idleTimeout: 3e9,
+      maxLifetime: 30 * 24 * 3600_000,
+      acquireTimeout: 3e9,
+    });
+    const settle = () => new Promise((r) => setTimeout(r, 50)); // an overflowing timer fires ~50 times
+    await pool.release(await pool.acquire(server.endpoint)); // idle: the retirement timer is armed
+    await settle();
+    assert.deepEqual([pool.stats().idle, pool.stats().destroyed], [1, 0]);
+    const held = await pool.acquire(server.endpoint);
+    const queued = pool.acquire(server.endpoint); // on the shared default acquire deadline
+    await settle();
+    assert.deepEqual([pool.stats().pending, pool.stats().timeouts], [1, 0]);
+    assert.deepEqual(warnings, []);
+    await pool.release(held);
+    await pool.release(await queued);
+  });
+});

@@ -15,7 +15,7 @@ describe("close with borrowed sockets and waiters (RELIABILITY 10)", () => {
     const conn = await pool.acquire(server.endpoint);
     const queued = pool.acquire(server.endpoint);
     const closing = pool.close({ timeout: 5_000 });
-    assert.equal(pool.closed, true);
+    assert.equal(pool.state, "closing");
     await rejectsWith(queued, PoolClosedError, "ERR_SOCKPOOL_POOL_CLOSED", server.endpoint);
     await rejectsWith(pool.acquire(server.endpoint), PoolClosedError, "ERR_SOCKPOOL_POOL_CLOSED");
     assert.equal(await ping(conn, "in flight"), "in flight", "borrowed work is not cut");
@@ -27,6 +27,8 @@ describe("close with borrowed sockets and waiters (RELIABILITY 10)", () => {
     assert.equal(done, false, "close waits for the borrowed socket");
     await pool.release(conn);
     await closing;
+    assert.equal(pool.state, "closed");
+    await pool.closed;
     assert.equal(conn.state, "closed");
     const s = pool.stats();
     assert.equal(s.open, 0);

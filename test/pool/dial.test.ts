@@ -4,6 +4,7 @@ import net from "node:net";
 import { after, describe, it } from "node:test";
 import { AbortError, AcquireTimeoutError, ConnectError, ConnectTimeoutError, EndpointUnavailableError } from "sockpool";
 import { blackholePort } from "../helpers/blackhole.js";
+import { ManualClock } from "../helpers/clock.js";
 import {
   assertNoOpenSockets,
   closedPort,
@@ -21,8 +22,8 @@ after(assertNoOpenSockets);
 describe("an endpoint that refuses (RELIABILITY 4)", () => {
   it("fails the waiter at once with ConnectError naming the endpoint, and frees the slot", opts, async (t) => {
     const port = await closedPort();
-    const pool = testPool(t, { acquireTimeout: 10_000 });
-    const started = Date.now();
+    // Time stands still: the acquire can only fail through its dial, never by timing out.
+    const pool = testPool(t, { acquireTimeout: 10_000, clock: new ManualClock() });
     const err = (await rejectsWith(
       pool.acquire(`127.0.0.1:${port}`),
       ConnectError,
@@ -30,7 +31,6 @@ describe("an endpoint that refuses (RELIABILITY 4)", () => {
       `127.0.0.1:${port}`,
     )) as ConnectError;
     assert.equal(err.syscode, "ECONNREFUSED");
-    assert.ok(Date.now() - started < 5_000, "not a spin until the acquire timeout");
     const s = pool.stats();
     assert.equal(s.open, 0);
     assert.equal(s.connectErrors, 1);
@@ -38,7 +38,8 @@ describe("an endpoint that refuses (RELIABILITY 4)", () => {
 
   it("fails fast for a short window after a refusal, then dials again", opts, async (t) => {
     const port = await closedPort();
-    const pool = testPool(t, { failFastWindow: 200 });
+    const clock = new ManualClock();
+    const pool = testPool(t, { failFastWindow: 200, clock });
     const ep = `127.0.0.1:${port}`;
     await rejectsWith(pool.acquire(ep), ConnectError, "ERR_SOCKPOOL_CONNECT");
     const fast = (await rejectsWith(
@@ -47,7 +48,7 @@ describe("an endpoint that refuses (RELIABILITY 4)", () => {
       "ERR_SOCKPOOL_ENDPOINT_UNAVAILABLE",
       ep,
     )) as EndpointUnavailableError;
-    assert.ok(fast.retryAfter > 0 && fast.retryAfter <= 200, String(fast.retryAfter));
+    assert.equal(fast.retryAfter, 200);
     assert.ok(fast.cause instanceof ConnectError);
     assert.equal(pool.stats().connectErrors, 1, "the fast failure did not dial");
     // The endpoint comes back: after the window, acquires work without restarting anything.
@@ -55,7 +56,9 @@ describe("an endpoint that refuses (RELIABILITY 4)", () => {
     t.after(() => new Promise<void>((r) => server.close(() => r())));
     server.listen(port, "127.0.0.1");
     await once(server, "listening");
-    await new Promise((r) => setTimeout(r, fast.retryAfter + 5));
+    clock.advance(199);
+    await rejectsWith(pool.acquire(ep), EndpointUnavailableError, "ERR_SOCKPOOL_ENDPOINT_UNAVAILABLE", "retry in 1 ms");
+    clock.advance(1);
     const conn = await pool.acquire(ep);
     assert.equal(await ping(conn), "ping");
     pool.destroy(conn);
@@ -63,19 +66,34 @@ describe("an endpoint that refuses (RELIABILITY 4)", () => {
 
   it("with retries, backs off (no busy loop) and stops at the acquire deadline", opts, async (t) => {
     const port = await closedPort();
-    const pool = testPool(t, { connectRetries: 1_000, retryDelay: 10, retryMaxDelay: 40, acquireTimeout: 300 });
+    const clock = new ManualClock();
+    const pool = testPool(t, { connectRetries: 1_000, retryDelay: 10, retryMaxDelay: 40, acquireTimeout: 300, clock });
+    let settled = false;
+    const acquiring = pool.acquire(`127.0.0.1:${port}`).finally(() => (settled = true));
+    acquiring.catch(() => {});
+    // Each refused attempt waits for its backoff on the clock: no attempt without time passing.
+    let steps = 0;
+    for (;;) {
+      const seen = pool.stats().connectErrors;
+      await until(() => settled || pool.stats().connectErrors > seen, "the next refused attempt");
+      if (settled) break;
+      assert.equal(pool.stats().connectErrors, seen + 1, "one attempt per backoff, not a spin");
+      clock.advance(40); // the longest backoff
+      steps++;
+    }
     const err = (await rejectsWith(
-      pool.acquire(`127.0.0.1:${port}`),
+      acquiring,
       AcquireTimeoutError,
       "ERR_SOCKPOOL_ACQUIRE_TIMEOUT",
       "300 ms",
     )) as AcquireTimeoutError;
     assert.ok(err.cause instanceof ConnectError, "the last dial error is the cause");
     const attempts = pool.stats().connectErrors;
-    assert.ok(attempts >= 3 && attempts < 100, `${attempts} attempts in 300 ms`);
+    assert.ok(attempts >= steps && attempts <= steps + 1, `${attempts} attempts in ${steps} steps of 40 ms`);
+    assert.ok(steps >= 300 / 40 && steps <= 300 / 40 + 1, `${steps} steps of 40 ms to a 300 ms deadline`);
     await until(() => pool.stats().open === 0, "the retrying dial is abandoned");
     const after = pool.stats().connectErrors;
-    await new Promise((r) => setTimeout(r, 100));
+    clock.advance(10_000);
     assert.equal(pool.stats().connectErrors, after, "no dialing once nobody waits");
   });
 
@@ -136,9 +154,9 @@ describe("a blackholed endpoint (RELIABILITY 5)", () => {
     const server = await echoServer(t);
     const pool = testPool(t, { connectTimeout: 2_000, maxSockets: 10 });
     const stuck = pool.acquire(`127.0.0.1:${port}`).catch((e: Error) => e);
-    const started = Date.now();
     assert.equal(await pool.use(server.endpoint, (c) => ping(c)), "ping");
-    assert.ok(Date.now() - started < 1_500, "the healthy endpoint did not wait for the dead one");
+    const dead = pool.stats().endpoints[`127.0.0.1:${port}`];
+    assert.equal(dead?.dialing, 1, "served while the dead endpoint's dial still hangs");
     await pool.close({ timeout: 10 });
     assert.ok((await stuck) instanceof Error);
   });
@@ -200,5 +218,31 @@ describe("abort while connecting (RELIABILITY 7)", () => {
     gate.openAll();
     for (const c of await Promise.all(all)) await pool.release(c);
     assert.equal(pool.stats().created, 3);
+  });
+});
+
+describe("a dial that lands with no waiter and no idle room", () => {
+  it("is closed as max-idle without touching the borrowed count", opts, async (t) => {
+    const server = await echoServer(t);
+    const gate = gatedDial();
+    const pool = testPool(t, { maxSocketsPerEndpoint: 2, maxIdlePerEndpoint: 0, dial: gate.dial });
+    const pa = pool.acquire(server.endpoint);
+    await gate.dialsStarted(1);
+    gate.open();
+    const a = await pa;
+    const pb = pool.acquire(server.endpoint); // queues and starts a second dial
+    await gate.dialsStarted(2);
+    await pool.release(a); // the waiter gets a's socket; the dial is now surplus
+    const b = await pb;
+    assert.equal(b, a);
+    gate.open();
+    await until(() => pool.stats().dialing === 0, "the surplus dial to land");
+    const s = pool.stats();
+    assert.deepEqual([s.open, s.idle, s.borrowed, s.dialing], [1, 0, 1, 0]);
+    assert.equal(s.destroyedBy["max-idle"], 1);
+    await pool.release(b);
+    const end = pool.stats();
+    assert.deepEqual([end.open, end.borrowed, end.released], [0, 0, 2]);
+    await pool.close({ timeout: 1000 });
   });
 });

@@ -48,7 +48,7 @@ describe("dead idle sockets (RELIABILITY 1)", () => {
     await until(() => pool.stats().idle === 0, "the closed socket leaves the pool");
     assert.equal(pool.stats().destroyedBy["peer-closed"], 1);
     const c = await pool.acquire(server.endpoint);
-    assert.equal(c.reused, false);
+    assert.equal(pool.isReused(c), false);
     assert.equal(await request(c), "ping");
     await pool.release(c);
   });
@@ -81,7 +81,7 @@ describe("dead idle sockets (RELIABILITY 1)", () => {
     const first = server.sockets[0] as net.Socket;
     first.end();
     const reply = await pool.use(server.endpoint, async (c) => {
-      if (c.reused) {
+      if (pool.isReused(c)) {
         // The peer's FIN lands after the checkout; this borrower notices before writing.
         await until(() => c.readableEnded, "the FIN arrives");
         throw new ConnectionClosedError("write request", c.where);

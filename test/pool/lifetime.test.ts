@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { after, describe, it } from "node:test";
+import { after, describe, it, type TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import type { Connection } from "sockpool";
+import { AbortError, AcquireTimeoutError, type Connection } from "sockpool";
 import type { LeakReport } from "../../src/pool/index.js";
-import { assertNoOpenSockets, echoServer, TEST_TIMEOUT, until } from "../helpers/net.js";
+import { ManualClock } from "../helpers/clock.js";
+import { assertNoOpenSockets, echoServer, rawServer, rejectsWith, TEST_TIMEOUT, until } from "../helpers/net.js";
 import { ping, testPool } from "./helpers.js";
 
 const opts = { timeout: TEST_TIMEOUT };
@@ -16,24 +17,31 @@ after(assertNoOpenSockets);
 describe("leaks (RELIABILITY 8)", () => {
   it("reports a socket borrowed past leakWarningAfter with the acquire's stack", opts, async (t) => {
     const server = await echoServer(t);
-    const pool = testPool(t, { leakWarningAfter: 30 });
-    const leak = once(pool, "leak") as Promise<[LeakReport]>;
+    const clock = new ManualClock();
+    const pool = testPool(t, { leakWarningAfter: 30_000, clock });
+    const reports: LeakReport[] = [];
+    pool.on("leak", (r: LeakReport) => reports.push(r));
     const conn = await pool.acquire(server.endpoint); // this line is in the stack
-    const [report] = await leak;
+    clock.advance(29_999);
+    assert.equal(reports.length, 0, "not before the threshold");
+    clock.advance(1);
+    const [report] = reports;
+    assert.ok(report !== undefined);
     assert.equal(report.endpoint, server.endpoint);
     assert.equal(report.collected, false);
-    assert.ok(report.heldMs >= 30, String(report.heldMs));
+    assert.equal(report.heldMs, 30_000);
     assert.match(report.stack ?? "", /lifetime\.test\.js/);
     await pool.release(conn);
   });
 
   it("does not report a socket released in time", opts, async (t) => {
     const server = await echoServer(t);
-    const pool = testPool(t, { leakWarningAfter: 50 });
+    const clock = new ManualClock();
+    const pool = testPool(t, { leakWarningAfter: 50, clock });
     let leaks = 0;
     pool.on("leak", () => leaks++);
     await pool.use(server.endpoint, (c) => ping(c));
-    await new Promise((r) => setTimeout(r, 80));
+    clock.advance(10_000);
     assert.equal(leaks, 0);
   });
 
@@ -73,19 +81,24 @@ describe("leaks (RELIABILITY 8)", () => {
 describe("idle and lifetime retirement (RELIABILITY 9)", () => {
   it("closes sockets idle longer than idleTimeout", opts, async (t) => {
     const server = await echoServer(t);
-    const pool = testPool(t, { idleTimeout: 40 });
+    const clock = new ManualClock();
+    const pool = testPool(t, { idleTimeout: 40_000, clock });
     await Promise.all([1, 2].map(() => pool.use(server.endpoint, (c) => ping(c))));
     assert.equal(pool.stats().idle, 2);
-    await until(() => pool.stats().idle === 0, "idle sockets are reaped");
+    clock.advance(39_999);
+    assert.equal(pool.stats().idle, 2, "not before idleTimeout");
+    clock.advance(2);
+    assert.equal(pool.stats().idle, 0);
     assert.equal(pool.stats().destroyedBy["idle-timeout"], 2);
     assert.deepEqual(pool.stats().endpoints, {}, "the empty endpoint left the map");
   });
 
   it("never retires a socket in use; retires it on release once past maxLifetime", opts, async (t) => {
     const server = await echoServer(t);
-    const pool = testPool(t, { maxLifetime: 30, lifetimeJitter: 0 });
+    const clock = new ManualClock();
+    const pool = testPool(t, { maxLifetime: 30_000, lifetimeJitter: 0, clock });
     const conn = await pool.acquire(server.endpoint);
-    await new Promise((r) => setTimeout(r, 50));
+    clock.advance(50_000);
     assert.equal(await ping(conn), "ping", "still usable past its lifetime while borrowed");
     await pool.release(conn);
     assert.equal(pool.stats().destroyedBy.lifetime, 1);
@@ -94,13 +107,19 @@ describe("idle and lifetime retirement (RELIABILITY 9)", () => {
 
   it("retires idle sockets at their lifetime, jittered so a burst does not expire at once", opts, async (t) => {
     const server = await echoServer(t);
-    const pool = testPool(t, { maxLifetime: 250, lifetimeJitter: 200 });
+    const clock = new ManualClock();
+    const pool = testPool(t, { maxLifetime: 250_000, lifetimeJitter: 200_000, idleTimeout: Infinity, clock });
     const at: number[] = [];
-    pool.on("destroy", (_c, _k, reason) => reason === "lifetime" && at.push(Date.now()));
+    pool.on("destroy", (_c, _k, reason) => reason === "lifetime" && at.push(clock.now()));
+    const start = clock.now();
     const conns = await Promise.all(Array.from({ length: 8 }, () => pool.acquire(server.endpoint)));
     for (const c of conns) await pool.release(c);
-    await until(() => at.length === 8, "all eight retire", 5_000);
-    assert.ok(Math.max(...at) - Math.min(...at) >= 20, `spread ${Math.max(...at) - Math.min(...at)} ms`);
+    clock.advance(49_999);
+    assert.deepEqual(at, [], "none before maxLifetime - lifetimeJitter");
+    clock.advance(200_001);
+    assert.equal(at.length, 8, "all eight retire by maxLifetime");
+    assert.ok(new Set(at).size > 1, "not all at once");
+    for (const when of at) assert.ok(when - start >= 50_000 && when - start <= 250_001, String(when - start));
   });
 
   it("retires a socket after maxUses borrows", opts, async (t) => {
@@ -129,10 +148,11 @@ describe("idle and lifetime retirement (RELIABILITY 9)", () => {
 
   it("keeps minIdlePerEndpoint warm sockets, past idleTimeout, and replaces lost ones", opts, async (t) => {
     const server = await echoServer(t);
-    const pool = testPool(t, { minIdlePerEndpoint: 2, idleTimeout: 20 });
+    const clock = new ManualClock();
+    const pool = testPool(t, { minIdlePerEndpoint: 2, idleTimeout: 20_000, clock });
     await pool.use(server.endpoint, (c) => ping(c));
     await until(() => pool.stats().idle === 2, "two warm sockets");
-    await new Promise((r) => setTimeout(r, 60));
+    clock.advance(60_000);
     assert.equal(pool.stats().idle, 2, "idleTimeout does not go below minIdle");
     server.sockets[0]?.destroy();
     await until(() => pool.stats().created === 3 && pool.stats().idle === 2, "the lost socket is replaced");
@@ -158,13 +178,18 @@ describe("idle and lifetime retirement (RELIABILITY 9)", () => {
     assert.equal(calls, 2);
   });
 
-  it("skips validate for a socket used moments ago", opts, async (t) => {
+  it("skips validate for a socket used moments ago, and runs it once idle past validateAfter", opts, async (t) => {
     const server = await echoServer(t);
+    const clock = new ManualClock();
     let calls = 0;
-    const pool = testPool(t, { validateAfter: 10_000, validate: () => ++calls > 0 });
+    const pool = testPool(t, { validateAfter: 10_000, validate: () => ++calls > 0, clock });
     await pool.use(server.endpoint, (c) => ping(c));
+    clock.advance(9_999);
     await pool.use(server.endpoint, (c) => ping(c));
     assert.equal(calls, 0);
+    clock.advance(10_000);
+    await pool.use(server.endpoint, (c) => ping(c));
+    assert.equal(calls, 1);
   });
 
   it("an idle pool does not keep the process alive", opts, async (t) => {
@@ -186,5 +211,45 @@ describe("idle and lifetime retirement (RELIABILITY 9)", () => {
     const [code] = await once(child, "exit");
     assert.equal(code, 0);
     assert.equal(out.trim(), "idle 1");
+  });
+});
+
+describe("a validate hook that never answers", () => {
+  const silent = (t: TestContext) => rawServer(t, () => {}); // reads nothing, says nothing
+  const hangs = async (c: Connection) => (await c.readLine()) === "ok";
+
+  it("is cut off by acquireTimeout: AcquireTimeoutError, the socket destroyed as validation", opts, async (t) => {
+    const server = await silent(t);
+    const pool = testPool(t, { validateAfter: 0, validate: hangs, acquireTimeout: 100 });
+    await pool.release(await pool.acquire(server.endpoint));
+    await rejectsWith(
+      pool.acquire(server.endpoint),
+      AcquireTimeoutError,
+      "ERR_SOCKPOOL_ACQUIRE_TIMEOUT",
+      server.endpoint,
+    );
+    const s = pool.stats();
+    assert.deepEqual([s.open, s.borrowed, s.destroyedBy.validation, s.timeouts], [0, 0, 1, 1]);
+  });
+
+  it("is cut off by the acquire's signal: AbortError, the socket destroyed as validation", opts, async (t) => {
+    const server = await silent(t);
+    let started: () => void = () => {};
+    const validating = new Promise<void>((r) => (started = r));
+    const pool = testPool(t, {
+      validateAfter: 0,
+      validate: (c) => {
+        started();
+        return hangs(c);
+      },
+    });
+    await pool.release(await pool.acquire(server.endpoint));
+    const ac = new AbortController();
+    const acquiring = pool.acquire(server.endpoint, { signal: ac.signal });
+    await validating;
+    ac.abort();
+    await rejectsWith(acquiring, AbortError, "ERR_SOCKPOOL_ABORTED", server.endpoint);
+    const s = pool.stats();
+    assert.deepEqual([s.open, s.borrowed, s.destroyedBy.validation], [0, 0, 1]);
   });
 });

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import {
   AbortError,
   AcquireTimeoutError,
+  type Connection,
   InvalidArgumentError,
   InvalidEndpointError,
   NotBorrowedError,
@@ -10,10 +13,13 @@ import {
   QueueFullError,
 } from "sockpool";
 import { SocketPool } from "../../src/pool/index.js";
+import { ManualClock } from "../helpers/clock.js";
 import { assertNoOpenSockets, echoServer, rejectsWith, TEST_TIMEOUT } from "../helpers/net.js";
 import { ping, testPool } from "./helpers.js";
 
 const opts = { timeout: TEST_TIMEOUT };
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
 after(assertNoOpenSockets);
 
 describe("SocketPool basics", () => {
@@ -21,12 +27,12 @@ describe("SocketPool basics", () => {
     const server = await echoServer(t);
     const pool = testPool(t);
     const a = await pool.acquire(server.endpoint);
-    assert.equal(a.reused, false);
+    assert.equal(pool.isReused(a), false);
     assert.equal(await ping(a), "ping");
     await pool.release(a);
     const b = await pool.acquire(server.endpoint);
     assert.equal(b, a);
-    assert.equal(b.reused, true);
+    assert.equal(pool.isReused(b), true);
     await pool.release(b);
     const s = pool.stats();
     assert.equal(s.created, 1);
@@ -222,24 +228,25 @@ describe("saturation (RELIABILITY 6)", () => {
 
   it("a waiter that times out just as a socket is released leaves nothing behind", opts, async (t) => {
     const server = await echoServer(t);
-    const pool = testPool(t, { maxSocketsPerEndpoint: 1 });
-    for (let round = 0; round < 20; round++) {
+    const clock = new ManualClock();
+    const pool = testPool(t, { maxSocketsPerEndpoint: 1, clock });
+    for (const timeoutFirst of [true, false]) {
       const held = await pool.acquire(server.endpoint);
       const waiter = pool.acquire(server.endpoint, { timeout: 5 }).catch((e: Error) => e);
-      await new Promise((r) => setTimeout(r, 5)); // the timer and the release race
+      // The timer and the release in the same turn, in both orders.
+      if (timeoutFirst) clock.advance(5);
       await pool.release(held);
+      if (!timeoutFirst) clock.advance(5);
       const got = await waiter;
-      if (got instanceof Error) {
+      if (timeoutFirst) {
         assert.ok(got instanceof AcquireTimeoutError, String(got));
         assert.equal(pool.stats().idle, 1);
       } else {
         assert.equal(got, held);
-        await pool.release(got);
+        await pool.release(held);
       }
       const s = pool.stats();
-      assert.equal(s.pending, 0);
-      assert.equal(s.borrowed, 0);
-      assert.equal(s.open, 1);
+      assert.deepEqual([s.pending, s.borrowed, s.open], [0, 0, 1]);
     }
   });
 
@@ -347,5 +354,111 @@ describe("use()", () => {
     const pool = testPool(t);
     await pool.close();
     await rejectsWith(pool.use(server.endpoint, ping), PoolClosedError, "ERR_SOCKPOOL_POOL_CLOSED");
+  });
+});
+
+describe("use() ends only its own borrow", () => {
+  it("does not release a socket fn gave back that a waiter now holds", opts, async (t) => {
+    const server = await echoServer(t);
+    const pool = testPool(t, { maxSocketsPerEndpoint: 1 });
+    let next: Promise<Connection> | undefined;
+    const result = await pool.use(server.endpoint, async (c) => {
+      next = pool.acquire(server.endpoint); // queues behind this borrow
+      await pool.release(c); // fn gives the socket back itself (a helper's `await using`)
+      return c;
+    });
+    const b = await (next as Promise<Connection>);
+    assert.equal(b, result);
+    assert.equal(pool.stats().borrowed, 1, "the waiter still holds it");
+    await rejectsWith(
+      pool.acquire(server.endpoint, { timeout: 50 }),
+      AcquireTimeoutError,
+      "ERR_SOCKPOOL_ACQUIRE_TIMEOUT",
+      server.endpoint,
+    );
+    assert.equal(await ping(b), "ping");
+    await pool.release(b);
+    assert.deepEqual([pool.stats().borrowed, pool.stats().idle], [0, 1]);
+  });
+
+  it("does not destroy a socket fn gave back when fn then throws", opts, async (t) => {
+    const server = await echoServer(t);
+    const pool = testPool(t, { maxSocketsPerEndpoint: 1 });
+    let next: Promise<Connection> | undefined;
+    const boom = new Error("boom");
+    await assert.rejects(
+      pool.use(server.endpoint, async (c) => {
+        next = pool.acquire(server.endpoint);
+        await pool.release(c);
+        await next;
+        throw boom;
+      }),
+      boom,
+    );
+    const b = await (next as Promise<Connection>);
+    assert.equal(b.state, "open");
+    assert.equal(pool.stats().destroyed, 0);
+    assert.equal(await ping(b), "ping");
+    await pool.release(b);
+  });
+});
+
+describe("cancelled acquires while no socket comes back", () => {
+  it("are not kept: 50,000 aborted waiters leave the heap and the queue as they were", opts, async (t) => {
+    const server = await echoServer(t);
+    const pool = testPool(t, { maxSocketsPerEndpoint: 1, maxWaiting: 10 });
+    const held = await pool.acquire(server.endpoint);
+    const abortedAcquire = async () => {
+      const ac = new AbortController();
+      const p = pool.acquire(server.endpoint, { signal: ac.signal });
+      ac.abort();
+      await rejectsWith(p, AbortError, "ERR_SOCKPOOL_ABORTED");
+    };
+    const round = () => Promise.all(Array.from({ length: 10 }, abortedAcquire));
+    await round(); // warm up
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 5_000; i++) await round();
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    // Each kept waiter holds its promise, closures and an AbortError: ~3 kB, so ~150 MB.
+    assert.ok(grown < 30e6, `heap grew ${(grown / 1e6).toFixed(1)} MB`);
+    assert.equal(pool.stats().pending, 0);
+    assert.equal(await ping(held), "ping"); // the held socket is untouched
+    await pool.release(held);
+  });
+});
+
+describe("an aborted signal wins over an idle socket", () => {
+  it("acquire rejects at once with AbortError and leaves the idle socket idle", opts, async (t) => {
+    const server = await echoServer(t);
+    const pool = testPool(t);
+    await pool.release(await pool.acquire(server.endpoint));
+    const reason = new Error("caller gave up");
+    const err = await rejectsWith(
+      pool.acquire(server.endpoint, { signal: AbortSignal.abort(reason) }),
+      AbortError,
+      "ERR_SOCKPOOL_ABORTED",
+      server.endpoint,
+    );
+    assert.equal(err.cause, reason);
+    const s = pool.stats();
+    assert.deepEqual([s.idle, s.borrowed, s.acquired], [1, 0, 1]);
+  });
+
+  it("use() does not run fn when the signal aborts as the socket is handed over", opts, async (t) => {
+    const server = await echoServer(t);
+    const pool = testPool(t);
+    await pool.release(await pool.acquire(server.endpoint));
+    const ac = new AbortController();
+    pool.once("acquire", () => ac.abort()); // after the acquire's own check, before use() listens
+    let ran = false;
+    await rejectsWith(
+      pool.use(server.endpoint, async () => (ran = true), { signal: ac.signal }),
+      AbortError,
+      "ERR_SOCKPOOL_ABORTED",
+    );
+    assert.equal(ran, false);
+    assert.equal(pool.stats().borrowed, 0);
   });
 });
