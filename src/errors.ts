@@ -32,64 +32,90 @@ export interface SockpoolErrorOptions {
   cause?: unknown;
 }
 
-/** Base of every error sockpool throws on purpose. */
-export class SockpoolError extends Error {
-  readonly code: ErrorCode;
+/**
+ * The brand every sockpool error carries, under a registry symbol, so `instanceof` works
+ * across two installed copies of the package (undici's scheme): its value is the code.
+ */
+const BRAND = Symbol.for("sockpool.error.code");
 
-  constructor(code: ErrorCode, message: string, options?: SockpoolErrorOptions) {
+/**
+ * Base of every error sockpool throws on purpose. `code` is the class's literal code; each
+ * subclass stands for exactly one code, and `instanceof` compares codes, not prototypes.
+ */
+export class SockpoolError<C extends ErrorCode = ErrorCode> extends Error {
+  readonly code: C;
+
+  constructor(code: C, message: string, options?: SockpoolErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.name = new.target.name;
   }
+
+  get [BRAND](): C {
+    return this.code;
+  }
+
+  /** True for a sockpool error of this class's code (any code, for SockpoolError itself). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    const code = (value as { [BRAND]?: unknown } | null | undefined)?.[BRAND];
+    if (typeof code !== "string") return false;
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class instanceof was asked about
+    const own = (this as { readonly CODE?: ErrorCode }).CODE;
+    return own === undefined || own === code;
+  }
 }
 
 /** An option or argument has a bad value or an unknown key. */
-export class InvalidArgumentError extends SockpoolError {
+export class InvalidArgumentError extends SockpoolError<"ERR_SOCKPOOL_INVALID_ARGUMENT"> {
+  static readonly CODE = "ERR_SOCKPOOL_INVALID_ARGUMENT";
   constructor(message: string) {
-    super("ERR_SOCKPOOL_INVALID_ARGUMENT", message);
+    super(InvalidArgumentError.CODE, message);
   }
 }
 
 /** An endpoint string or object cannot be parsed. `input` is what was given. */
-export class InvalidEndpointError extends SockpoolError {
+export class InvalidEndpointError extends SockpoolError<"ERR_SOCKPOOL_INVALID_ENDPOINT"> {
+  static readonly CODE = "ERR_SOCKPOOL_INVALID_ENDPOINT";
   readonly input: unknown;
   constructor(input: unknown, reason: string) {
-    super("ERR_SOCKPOOL_INVALID_ENDPOINT", `invalid endpoint ${quote(input)}: ${reason}`);
+    super(InvalidEndpointError.CODE, `invalid endpoint ${quote(input)}: ${reason}`);
     this.input = input;
   }
 }
 
 /** Dialing failed; `cause` is the system error (ECONNREFUSED, ENOENT, a TLS error…). */
-export class ConnectError extends SockpoolError {
+export class ConnectError extends SockpoolError<"ERR_SOCKPOOL_CONNECT"> {
+  static readonly CODE = "ERR_SOCKPOOL_CONNECT";
   readonly endpoint: string;
   /** The system error code, such as `ECONNREFUSED`, when there is one. */
   readonly syscode: string | undefined;
   constructor(endpoint: string, cause: unknown) {
-    const syscode = systemCode(cause);
     const detail = cause instanceof Error ? cause.message : String(cause);
-    super("ERR_SOCKPOOL_CONNECT", `connect to ${endpoint} failed: ${detail}`, { cause });
+    super(ConnectError.CODE, `connect to ${endpoint} failed: ${detail}`, { cause });
     this.endpoint = endpoint;
-    this.syscode = syscode;
+    this.syscode = systemCode(cause);
   }
 }
 
-export class ConnectTimeoutError extends SockpoolError {
+export class ConnectTimeoutError extends SockpoolError<"ERR_SOCKPOOL_CONNECT_TIMEOUT"> {
+  static readonly CODE = "ERR_SOCKPOOL_CONNECT_TIMEOUT";
   readonly endpoint: string;
   readonly timeout: number;
   constructor(endpoint: string, timeout: number) {
-    super("ERR_SOCKPOOL_CONNECT_TIMEOUT", `connect to ${endpoint} timed out after ${timeout} ms`);
+    super(ConnectTimeoutError.CODE, `connect to ${endpoint} timed out after ${timeout} ms`);
     this.endpoint = endpoint;
     this.timeout = timeout;
   }
 }
 
 /** The pool is failing fast for an endpoint that keeps refusing; `cause` is the last dial error. */
-export class EndpointUnavailableError extends SockpoolError {
+export class EndpointUnavailableError extends SockpoolError<"ERR_SOCKPOOL_ENDPOINT_UNAVAILABLE"> {
+  static readonly CODE = "ERR_SOCKPOOL_ENDPOINT_UNAVAILABLE";
   readonly endpoint: string;
   readonly retryAfter: number;
   constructor(endpoint: string, retryAfter: number, cause: unknown) {
     super(
-      "ERR_SOCKPOOL_ENDPOINT_UNAVAILABLE",
+      EndpointUnavailableError.CODE,
       `${endpoint} is unavailable after repeated connect failures; retry in ${retryAfter} ms`,
       { cause },
     );
@@ -98,157 +124,194 @@ export class EndpointUnavailableError extends SockpoolError {
   }
 }
 
-export class AcquireTimeoutError extends SockpoolError {
+export class AcquireTimeoutError extends SockpoolError<"ERR_SOCKPOOL_ACQUIRE_TIMEOUT"> {
+  static readonly CODE = "ERR_SOCKPOOL_ACQUIRE_TIMEOUT";
   readonly endpoint: string;
   readonly timeout: number;
   constructor(endpoint: string, timeout: number, detail: string, cause?: unknown) {
-    super("ERR_SOCKPOOL_ACQUIRE_TIMEOUT", `acquire timed out after ${timeout} ms for ${endpoint} (${detail})`, {
-      cause,
-    });
+    super(AcquireTimeoutError.CODE, `acquire timed out after ${timeout} ms for ${endpoint} (${detail})`, { cause });
     this.endpoint = endpoint;
     this.timeout = timeout;
   }
 }
 
 /** `maxWaiting` acquires are already queued; this one is rejected at once. */
-export class QueueFullError extends SockpoolError {
+export class QueueFullError extends SockpoolError<"ERR_SOCKPOOL_QUEUE_FULL"> {
+  static readonly CODE = "ERR_SOCKPOOL_QUEUE_FULL";
   readonly endpoint: string;
   readonly limit: number;
   constructor(endpoint: string, limit: number) {
-    super("ERR_SOCKPOOL_QUEUE_FULL", `acquire queue for ${endpoint} is full (maxWaiting ${limit})`);
+    super(QueueFullError.CODE, `acquire queue for ${endpoint} is full (maxWaiting ${limit})`);
     this.endpoint = endpoint;
     this.limit = limit;
   }
 }
 
-export class ReadTimeoutError extends SockpoolError {
+/** A read got no (sufficient) data within its timeout; `peer` names the other side. */
+export class ReadTimeoutError extends SockpoolError<"ERR_SOCKPOOL_READ_TIMEOUT"> {
+  static readonly CODE = "ERR_SOCKPOOL_READ_TIMEOUT";
   readonly timeout: number;
-  constructor(operation: string, timeout: number, where: string) {
-    super("ERR_SOCKPOOL_READ_TIMEOUT", `${operation} timed out after ${timeout} ms on ${where}`);
+  readonly peer: string;
+  constructor(operation: string, timeout: number, peer: string) {
+    super(ReadTimeoutError.CODE, `${operation} timed out after ${timeout} ms on ${peer}`);
     this.timeout = timeout;
+    this.peer = peer;
   }
 }
 
-export class WriteTimeoutError extends SockpoolError {
+export class WriteTimeoutError extends SockpoolError<"ERR_SOCKPOOL_WRITE_TIMEOUT"> {
+  static readonly CODE = "ERR_SOCKPOOL_WRITE_TIMEOUT";
   readonly timeout: number;
-  constructor(timeout: number, where: string) {
-    super("ERR_SOCKPOOL_WRITE_TIMEOUT", `write timed out after ${timeout} ms on ${where}`);
+  readonly peer: string;
+  constructor(timeout: number, peer: string) {
+    super(WriteTimeoutError.CODE, `write timed out after ${timeout} ms on ${peer}`);
     this.timeout = timeout;
+    this.peer = peer;
   }
 }
 
 /** A whole request (RPC or pooled use) ran past its deadline. */
-export class RequestTimeoutError extends SockpoolError {
+export class RequestTimeoutError extends SockpoolError<"ERR_SOCKPOOL_REQUEST_TIMEOUT"> {
+  static readonly CODE = "ERR_SOCKPOOL_REQUEST_TIMEOUT";
   readonly timeout: number;
-  constructor(what: string, timeout: number) {
-    super("ERR_SOCKPOOL_REQUEST_TIMEOUT", `${what} timed out after ${timeout} ms`);
+  readonly peer: string | undefined;
+  constructor(what: string, timeout: number, peer?: string) {
+    super(RequestTimeoutError.CODE, `${what} timed out after ${timeout} ms`);
     this.timeout = timeout;
+    this.peer = peer;
   }
 }
 
 /** An AbortSignal fired. `cause` is the signal's reason. */
-export class AbortError extends SockpoolError {
+export class AbortError extends SockpoolError<"ERR_SOCKPOOL_ABORTED"> {
+  static readonly CODE = "ERR_SOCKPOOL_ABORTED";
   constructor(operation: string, reason?: unknown) {
-    super("ERR_SOCKPOOL_ABORTED", `${operation} was aborted`, { cause: reason });
+    super(AbortError.CODE, `${operation} was aborted`, { cause: reason });
   }
 }
 
 /** EOF came before `expected` bytes (or a separator) arrived; `partial` holds what did. */
-export class IncompleteReadError extends SockpoolError {
+export class IncompleteReadError extends SockpoolError<"ERR_SOCKPOOL_INCOMPLETE_READ"> {
+  static readonly CODE = "ERR_SOCKPOOL_INCOMPLETE_READ";
   readonly partial: Buffer;
   /** Bytes wanted, or `undefined` when waiting for a separator. */
   readonly expected: number | undefined;
-  constructor(partial: Buffer, expected: number | undefined) {
+  readonly peer: string | undefined;
+  constructor(partial: Buffer, expected: number | undefined, peer?: string) {
     const want = expected === undefined ? "a separator" : `${expected} bytes`;
-    super("ERR_SOCKPOOL_INCOMPLETE_READ", `connection ended after ${partial.length} bytes while waiting for ${want}`);
+    const from = peer === undefined ? "" : ` from ${peer}`;
+    super(IncompleteReadError.CODE, `connection${from} ended after ${partial.length} bytes while waiting for ${want}`);
     this.partial = partial;
     this.expected = expected;
+    this.peer = peer;
   }
 }
 
 /** A line, frame or buffer grew past its maximum; nothing past the limit was kept. */
-export class LimitExceededError extends SockpoolError {
+export class LimitExceededError extends SockpoolError<"ERR_SOCKPOOL_LIMIT_EXCEEDED"> {
+  static readonly CODE = "ERR_SOCKPOOL_LIMIT_EXCEEDED";
   readonly limit: number;
   readonly consumed: number;
-  constructor(what: string, limit: number, consumed: number) {
-    super("ERR_SOCKPOOL_LIMIT_EXCEEDED", `${what} exceeds the limit of ${limit} bytes (${consumed} seen)`);
+  /** The other side, when the input came from one. */
+  readonly peer: string | undefined;
+  constructor(what: string, limit: number, consumed: number, peer?: string) {
+    super(LimitExceededError.CODE, `${what} exceeds the limit of ${limit} bytes (${consumed} seen)`);
     this.limit = limit;
     this.consumed = consumed;
+    this.peer = peer;
   }
 }
 
 /** Bytes that cannot be a frame: a bad header, kind or field. */
-export class BadFrameError extends SockpoolError {
+export class BadFrameError extends SockpoolError<"ERR_SOCKPOOL_BAD_FRAME"> {
+  static readonly CODE = "ERR_SOCKPOOL_BAD_FRAME";
   constructor(detail: string) {
-    super("ERR_SOCKPOOL_BAD_FRAME", `bad frame: ${detail}`);
+    super(BadFrameError.CODE, `bad frame: ${detail}`);
   }
 }
 
 /** The connection is closed (by us or the peer) and the operation cannot proceed. */
-export class ConnectionClosedError extends SockpoolError {
-  constructor(operation: string, where: string, cause?: unknown) {
-    super("ERR_SOCKPOOL_CONNECTION_CLOSED", `${operation} failed: connection to ${where} is closed`, {
-      cause,
-    });
+export class ConnectionClosedError extends SockpoolError<"ERR_SOCKPOOL_CONNECTION_CLOSED"> {
+  static readonly CODE = "ERR_SOCKPOOL_CONNECTION_CLOSED";
+  readonly operation: string;
+  readonly peer: string;
+  constructor(operation: string, peer: string, cause?: unknown) {
+    super(ConnectionClosedError.CODE, `${operation} failed: connection to ${peer} is closed`, { cause });
+    this.operation = operation;
+    this.peer = peer;
   }
 }
 
 /** The peer reset the connection (ECONNRESET, EPIPE). */
-export class ConnectionResetError extends SockpoolError {
-  constructor(where: string, cause: unknown) {
-    super("ERR_SOCKPOOL_CONNECTION_RESET", `connection to ${where} was reset by the peer`, { cause });
+export class ConnectionResetError extends SockpoolError<"ERR_SOCKPOOL_CONNECTION_RESET"> {
+  static readonly CODE = "ERR_SOCKPOOL_CONNECTION_RESET";
+  readonly peer: string;
+  constructor(peer: string, cause: unknown) {
+    super(ConnectionResetError.CODE, `connection to ${peer} was reset by the peer`, { cause });
+    this.peer = peer;
   }
 }
 
 /** Any other socket-level system error; `cause` is Node's error. */
-export class SocketError extends SockpoolError {
+export class SocketError extends SockpoolError<"ERR_SOCKPOOL_SOCKET"> {
+  static readonly CODE = "ERR_SOCKPOOL_SOCKET";
   readonly syscode: string | undefined;
-  constructor(where: string, cause: unknown) {
+  readonly peer: string;
+  constructor(peer: string, cause: unknown) {
     const detail = cause instanceof Error ? cause.message : String(cause);
-    super("ERR_SOCKPOOL_SOCKET", `socket error on ${where}: ${detail}`, { cause });
+    super(SocketError.CODE, `socket error on ${peer}: ${detail}`, { cause });
     this.syscode = systemCode(cause);
+    this.peer = peer;
   }
 }
 
-export class PoolClosedError extends SockpoolError {
+export class PoolClosedError extends SockpoolError<"ERR_SOCKPOOL_POOL_CLOSED"> {
+  static readonly CODE = "ERR_SOCKPOOL_POOL_CLOSED";
   constructor(operation: string) {
-    super("ERR_SOCKPOOL_POOL_CLOSED", `${operation} failed: the pool is closed`);
+    super(PoolClosedError.CODE, `${operation} failed: the pool is closed`);
   }
 }
 
-export class ServerClosedError extends SockpoolError {
+export class ServerClosedError extends SockpoolError<"ERR_SOCKPOOL_SERVER_CLOSED"> {
+  static readonly CODE = "ERR_SOCKPOOL_SERVER_CLOSED";
   constructor(operation: string) {
-    super("ERR_SOCKPOOL_SERVER_CLOSED", `${operation} failed: the server is closed`);
+    super(ServerClosedError.CODE, `${operation} failed: the server is closed`);
   }
 }
 
 /** A second read was started while one is pending on the same connection. */
-export class ReadInProgressError extends SockpoolError {
+export class ReadInProgressError extends SockpoolError<"ERR_SOCKPOOL_READ_IN_PROGRESS"> {
+  static readonly CODE = "ERR_SOCKPOOL_READ_IN_PROGRESS";
   constructor(operation: string, pending: string) {
-    super("ERR_SOCKPOOL_READ_IN_PROGRESS", `${operation} called while ${pending} is pending`);
+    super(ReadInProgressError.CODE, `${operation} called while ${pending} is pending`);
   }
 }
 
 /** A connection was released or destroyed through a pool that does not lend it now. */
-export class NotBorrowedError extends SockpoolError {
-  constructor(operation: string, where: string) {
-    super("ERR_SOCKPOOL_NOT_BORROWED", `${operation}: connection to ${where} is not borrowed from this pool`);
+export class NotBorrowedError extends SockpoolError<"ERR_SOCKPOOL_NOT_BORROWED"> {
+  static readonly CODE = "ERR_SOCKPOOL_NOT_BORROWED";
+  readonly peer: string;
+  constructor(operation: string, peer: string) {
+    super(NotBorrowedError.CODE, `${operation}: connection to ${peer} is not borrowed from this pool`);
+    this.peer = peer;
   }
 }
 
 /** The remote side answered a request with an error reply. */
-export class RemoteError extends SockpoolError {
+export class RemoteError extends SockpoolError<"ERR_SOCKPOOL_REMOTE"> {
+  static readonly CODE = "ERR_SOCKPOOL_REMOTE";
   readonly remoteCode: string;
   constructor(remoteCode: string, message: string) {
-    super("ERR_SOCKPOOL_REMOTE", `remote error ${remoteCode}: ${message}`);
+    super(RemoteError.CODE, `remote error ${remoteCode}: ${message}`);
     this.remoteCode = remoteCode;
   }
 }
 
 /** A broken invariant: a bug in sockpool. */
-export class InternalError extends SockpoolError {
+export class InternalError extends SockpoolError<"ERR_SOCKPOOL_INTERNAL"> {
+  static readonly CODE = "ERR_SOCKPOOL_INTERNAL";
   constructor(message: string) {
-    super("ERR_SOCKPOOL_INTERNAL", `internal error (a sockpool bug): ${message}`);
+    super(InternalError.CODE, `internal error (a sockpool bug): ${message}`);
   }
 }
 

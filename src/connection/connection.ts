@@ -94,7 +94,7 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     const n = this.#want;
     if (b.size >= n) return b.take(n);
     if (b.error) throw b.error;
-    if (b.eof) throw new IncompleteReadError(b.takeAll(), n);
+    if (b.eof) throw new IncompleteReadError(b.takeAll(), n, this.#where);
     return undefined;
   };
 
@@ -348,13 +348,13 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     }
     if (b.size > max) throw this.#limitError("readUntil() result", max, b.size);
     if (b.error) throw b.error;
-    if (b.eof) throw new IncompleteReadError(b.takeAll(), undefined);
+    if (b.eof) throw new IncompleteReadError(b.takeAll(), undefined, this.#where);
     return undefined;
   }
 
   #limitError(what: string, max: number, seen: number): LimitExceededError {
     this.#dirty = true;
-    return new LimitExceededError(`${what} on ${this.#where}`, max, seen);
+    return new LimitExceededError(`${what} on ${this.#where}`, max, seen, this.#where);
   }
 
   /**

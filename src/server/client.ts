@@ -139,7 +139,8 @@ export abstract class Client implements HubMember {
 
   #tooLong(seen: number): void {
     this.#lineBytes = 0;
-    this.expire("linesTooLong", new LimitExceededError(`line from ${this.where}`, this.host.maxLineLength, seen));
+    const err = new LimitExceededError(`line from ${this.where}`, this.host.maxLineLength, seen, this.where);
+    this.expire("linesTooLong", err);
   }
 
   /** @internal For the shared close listener. */
