@@ -177,6 +177,10 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
   get busy(): boolean {
     return this.#reading !== undefined || this.#drains.length > 0 || this.#socket.writableLength > 0;
   }
+  /** Bytes written but not yet taken by the kernel (the socket's `writableLength`). */
+  get writableLength(): number {
+    return this.#socket.writableLength;
+  }
   /** Milliseconds since the connection was made. */
   get age(): number {
     return Date.now() - this.#createdAt;
@@ -268,6 +272,22 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     }
     if (this.#socket.write(data)) return RESOLVED;
     return this.#waitDrain(options);
+  }
+
+  /**
+   * Resolves once every byte written so far has been taken by the kernel: at once when none
+   * is pending or the socket no longer takes writes, else when its write queue empties or
+   * the socket closes first. Never rejects. For writers that queue without awaiting each
+   * write (the RPC outbox) and must stop producing while the peer does not read. Each
+   * waiting call costs one empty write, whose callback runs after the bytes queued before it
+   * (`drain` alone would not do: it fires only once the queue passed the socket's own mark).
+   */
+  drained(): Promise<void> {
+    const socket = this.#socket;
+    if (socket.writableLength === 0 || !this.writable) return RESOLVED;
+    return new Promise<void>((resolve) => {
+      socket.write(EMPTY, () => resolve());
+    });
   }
 
   /** Half-closes: sends FIN after pending writes. Reading goes on. Resolves once flushed. */

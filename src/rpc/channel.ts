@@ -11,6 +11,7 @@ import { armCancel, type Disarm, type WaitOptions } from "../internal/cancel.js"
 import { deferred } from "../internal/deferred.js";
 import { Fifo } from "../internal/fifo.js";
 import { checkingInvariants, invariant } from "../internal/invariant.js";
+import type { ChannelState, ChannelStats } from "./channel-stats.js";
 import {
   BODY_HEADER,
   decodeErrorPayload,
@@ -26,28 +27,7 @@ import { Heartbeat } from "./heartbeat.js";
 import { type ChannelOptions, resolveChannelOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 
-/** Lifecycle: `open → closing → closed`; `closing` waits for outstanding requests. */
-export type ChannelState = "open" | "closing" | "closed";
-
-/** A snapshot of one channel's counters; the counts are totals since it opened. */
-export interface ChannelStats {
-  state: ChannelState;
-  /** Requests written and not yet answered, cancelled or failed. */
-  inFlight: number;
-  /** Requests waiting for a slot under `maxInFlight`. */
-  waiting: number;
-  sent: number;
-  replies: number;
-  errorReplies: number;
-  timeouts: number;
-  aborts: number;
-  cancelsSent: number;
-  /** Replies for ids no longer outstanding (they crossed a cancel on the wire). */
-  lateReplies: number;
-  /** Requests rejected because the connection was lost. */
-  failed: number;
-  pingsSent: number;
-}
+export type { ChannelState, ChannelStats } from "./channel-stats.js";
 
 /** One request: waiting for a slot, then sent, then done. Settled exactly once, by whoever moves it to `done`. */
 class Call {
@@ -74,7 +54,13 @@ const RESOLVED = Promise.resolve();
  * - `#inFlight`: id → sent call; size ≤ maxInFlight. Ids are u32, from 1, wrapping, never
  *   one already in flight.
  * - `#queue`: calls waiting for a slot, FIFO; cancelled ones stay as `done` and are skipped
- *   lazily. `#waiting` counts the live ones. If `#waiting > 0`, `#inFlight` is full.
+ *   lazily. `#waiting` counts the live ones. If `#waiting > 0`, `#inFlight` is full or
+ *   `#stalled`.
+ * - `#stalled`: unsent bytes passed `highWaterMark` and the channel awaits their drain;
+ *   meanwhile no request is sent and `#owedPong` holds the latest ping not yet answered.
+ *   Unsent bytes stay within highWaterMark + one request or pong frame (the one that
+ *   crossed it) + 9 × maxInFlight (cancels) + one ping, whatever the peer does: reading
+ *   never stops, only adding to the output does.
  * - `#state` (see {@link ChannelState}); `#error`: why it closed, if not gracefully.
  * - `#heartbeat` pings a silent peer and fails the channel when it stays silent.
  */
@@ -85,11 +71,14 @@ export class Channel implements AsyncDisposable {
   readonly #maxInFlight: number;
   readonly #maxFrameSize: number;
   readonly #requestTimeout: number | undefined;
+  readonly #highWaterMark: number;
   readonly #heartbeat: Heartbeat;
   readonly #inFlight = new Map<number, Call>();
   readonly #queue = new Fifo<Call>();
   #waiting = 0;
   #lastId = 0;
+  #stalled = false;
+  #owedPong: Frame | undefined;
   #state: ChannelState = "open";
   #error: Error | undefined;
   #closing: Promise<void> | undefined;
@@ -104,6 +93,8 @@ export class Channel implements AsyncDisposable {
     cancelsSent: 0,
     lateReplies: 0,
     failed: 0,
+    drainWaits: 0,
+    pongsSkipped: 0,
   };
 
   /** Takes over a connected Connection: from now on only this channel reads or writes it. */
@@ -115,6 +106,7 @@ export class Channel implements AsyncDisposable {
     this.#maxInFlight = o.maxInFlight;
     this.#maxFrameSize = o.maxFrameSize;
     this.#requestTimeout = o.requestTimeout;
+    this.#highWaterMark = o.highWaterMark;
     this.#heartbeat = new Heartbeat(
       o.pingInterval,
       o.pingTimeout,
@@ -149,6 +141,7 @@ export class Channel implements AsyncDisposable {
       state: this.#state,
       inFlight: this.#inFlight.size,
       waiting: this.#waiting,
+      unsentBytes: this.#outbox.unsent,
       ...this.#stats,
       pingsSent: this.#heartbeat.sent,
     };
@@ -156,8 +149,9 @@ export class Channel implements AsyncDisposable {
 
   /**
    * Sends one request and resolves with the reply's bytes, whatever order replies come in.
-   * Beyond `maxInFlight` outstanding requests it first waits for a slot, FIFO; `timeout`
-   * (default: the channel's `requestTimeout`) covers the wait and the reply.
+   * Beyond `maxInFlight` outstanding requests, or while more than `highWaterMark` bytes are
+   * unsent (the server is not reading), it first waits, FIFO; `timeout` (default: the
+   * channel's `requestTimeout`) covers the wait and the reply.
    * Rejects with RemoteError (an error reply; the channel goes on), RequestTimeoutError or
    * AbortError (a sent request is then cancelled on the wire), LimitExceededError (payload
    * over `maxFrameSize`; nothing is sent), or ConnectionClosedError when the channel is
@@ -182,7 +176,7 @@ export class Channel implements AsyncDisposable {
           (err) => this.#cancel(call, err),
         );
       }
-      if (this.#waiting === 0 && this.#inFlight.size < this.#maxInFlight) this.#send(call);
+      if (this.#waiting === 0 && this.#inFlight.size < this.#maxInFlight && !this.#stall()) this.#send(call);
       else {
         this.#queue.push(call);
         this.#waiting++;
@@ -253,16 +247,43 @@ export class Channel implements AsyncDisposable {
   }
 
   #timeoutError(call: Call, ms: number): Error {
-    const what =
-      call.phase === "sent"
-        ? `request ${call.id} to ${this.where}`
-        : `request to ${this.where} (waiting for a slot: maxInFlight ${this.#maxInFlight})`;
+    let what = `request ${call.id} to ${this.where}`;
+    if (call.phase !== "sent") {
+      what =
+        this.#inFlight.size < this.#maxInFlight
+          ? `request to ${this.where} (waiting for ${this.#outbox.unsent} unsent bytes to drain: highWaterMark ${this.#highWaterMark})`
+          : `request to ${this.where} (waiting for a slot: maxInFlight ${this.#maxInFlight})`;
+    }
     return new RequestTimeoutError(what, ms);
   }
 
+  /**
+   * Whether sending must stop: more than `highWaterMark` bytes are unsent. Then waits for
+   * them to drain (one wait at a time, however often asked). Reading goes on meanwhile, so
+   * this cannot deadlock with a peer that also stops reading when we do not read (as
+   * `serveRpc` does): our stall never stops us reading the replies that drain the peer.
+   */
+  #stall(): boolean {
+    if (this.#stalled) return true;
+    if (!this.#outbox.over(this.#highWaterMark)) return false;
+    this.#stalled = true;
+    this.#stats.drainWaits++;
+    void this.#outbox.drained().then(this.#drained);
+    return true;
+  }
+
+  readonly #drained = (): void => {
+    this.#stalled = false;
+    const ping = this.#owedPong;
+    this.#owedPong = undefined;
+    if (this.#state === "closed") return;
+    if (ping) this.#outbox.push(encodeFrame(FrameKind.pong, ping.id, ping.payload, this.#maxFrameSize));
+    this.#pump();
+  };
+
   /** Moves waiting calls into free slots; notices when a closing channel has drained. */
   #pump(): void {
-    while (this.#waiting > 0 && this.#inFlight.size < this.#maxInFlight) {
+    while (this.#waiting > 0 && this.#inFlight.size < this.#maxInFlight && !this.#stall()) {
       const call = this.#queue.shift() as Call;
       if (call.phase !== "waiting") continue;
       this.#waiting--;
@@ -299,7 +320,12 @@ export class Channel implements AsyncDisposable {
         this.#settle(f.id, undefined, remoteError(f.payload));
         break;
       case FrameKind.ping:
-        this.#outbox.push(encodeFrame(FrameKind.pong, f.id, f.payload, this.#maxFrameSize));
+        if (this.#stall()) {
+          // A peer that pings but does not read would grow our pongs without bound: answer
+          // only the latest ping, once the output drains.
+          if (this.#owedPong) this.#stats.pongsSkipped++;
+          this.#owedPong = f;
+        } else this.#outbox.push(encodeFrame(FrameKind.pong, f.id, f.payload, this.#maxFrameSize));
         break;
       case FrameKind.pong:
         break; // any byte already counted as a sign of life
@@ -332,6 +358,7 @@ export class Channel implements AsyncDisposable {
     if (this.#state === "closed") return;
     this.#state = "closed";
     this.#error = reason;
+    this.#owedPong = undefined;
     this.#heartbeat.stop();
     const err = new ConnectionClosedError("request", this.where, reason);
     const calls = [...this.#inFlight.values(), ...this.#queue.clear()];
@@ -366,9 +393,10 @@ export class Channel implements AsyncDisposable {
       `channel ${this.where}: waiting count ${this.#waiting} off`,
     );
     invariant(
-      this.#waiting === 0 || this.#inFlight.size === this.#maxInFlight,
-      `channel ${this.where}: callers wait while a slot is free`,
+      this.#waiting === 0 || this.#inFlight.size === this.#maxInFlight || this.#stalled,
+      `channel ${this.where}: callers wait while a slot is free and sending is not stalled`,
     );
+    invariant(this.#owedPong === undefined || this.#stalled, `channel ${this.where}: a pong owed while not stalled`);
     invariant(this.#state !== "closed" || this.load === 0, `channel ${this.where}: closed with requests outstanding`);
   }
 }

@@ -3,6 +3,9 @@ import { InvalidArgumentError } from "../errors.js";
 import { type Schema, validateOptions } from "../internal/validate.js";
 import { DEFAULT_MAX_FRAME_SIZE } from "./frame.js";
 
+/** The default mark on a channel's unsent bytes. */
+export const DEFAULT_CHANNEL_HIGH_WATER_MARK = 1024 * 1024;
+
 /** Settings of one multiplexed channel; durations in ms. */
 export interface ChannelOptions {
   /** Requests outstanding at once; more wait, FIFO. Default 100. */
@@ -15,6 +18,13 @@ export interface ChannelOptions {
   pingInterval?: number | undefined;
   /** How long a ping may go unanswered (no byte at all) before the peer is declared dead. Default 10 000. */
   pingTimeout?: number | undefined;
+  /**
+   * Unsent bytes (requests, cancels, pings and pongs the kernel has not taken yet) past
+   * which the channel stops adding to them until they have all gone out: new requests wait
+   * (FIFO, under their own timeout) and only the latest ping that arrives meanwhile gets a
+   * pong, sent on drain. Reading never stops, so replies keep coming. Default 1 MiB.
+   */
+  highWaterMark?: number | undefined;
   /** How to dial, for `openChannel()` and ChannelPool: `timeout` (connect), `tls`, `localAddress`… */
   connect?: Omit<ConnectOptions, "signal"> | undefined;
 }
@@ -25,6 +35,7 @@ export interface ResolvedChannelOptions {
   requestTimeout: number | undefined;
   pingInterval: number;
   pingTimeout: number;
+  highWaterMark: number;
 }
 
 export const channelOptionsSchema: Schema = {
@@ -33,6 +44,7 @@ export const channelOptionsSchema: Schema = {
   requestTimeout: "ms?",
   pingInterval: "ms?",
   pingTimeout: "ms",
+  highWaterMark: "bytes",
   connect: "object",
   timeout: { renamed: "requestTimeout (or connect.timeout for the connect timeout)" },
 };
@@ -57,5 +69,6 @@ export function resolveChannelOptions(options: ChannelOptions): ResolvedChannelO
     requestTimeout: options.requestTimeout,
     pingInterval: options.pingInterval === 0 ? Number.POSITIVE_INFINITY : (options.pingInterval ?? 15_000),
     pingTimeout: options.pingTimeout ?? 10_000,
+    highWaterMark: options.highWaterMark ?? DEFAULT_CHANNEL_HIGH_WATER_MARK,
   };
 }

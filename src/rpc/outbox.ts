@@ -20,6 +20,29 @@ export class Outbox {
     this.#conn = conn;
   }
 
+  /**
+   * Bytes not yet taken by the kernel: those queued here this turn plus the socket's unsent
+   * bytes. What a side's high-water mark is checked against (one number, no syscall).
+   */
+  get unsent(): number {
+    return this.#bytes + this.#conn.writableLength;
+  }
+
+  /**
+   * Whether more than `mark` bytes are unsent while the connection still takes writes. A
+   * connection that no longer does is never "over": nothing would ever drain it, and its
+   * reader notices the close instead.
+   */
+  over(mark: number): boolean {
+    return this.unsent > mark && this.#conn.writable;
+  }
+
+  /** Writes what is queued now, then resolves once the socket has sent it all or closed. Never rejects. */
+  drained(): Promise<void> {
+    this.flush();
+    return this.#conn.drained();
+  }
+
   /** Queues a whole frame; it goes out at the end of this turn, after earlier ones. */
   push(frame: Buffer): void {
     this.#frames.push(frame);

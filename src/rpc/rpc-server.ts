@@ -2,10 +2,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { InvalidArgumentError } from "../errors.js";
 import { validateOptions } from "../internal/validate.js";
 import { Server, type ServerOptions, type ServerStats } from "../server/server.js";
-import type { RpcCounters, RpcHandler } from "./context.js";
-import { RpcSession, type ServeRpcOptions, serveRpcOptionsSchema } from "./serve.js";
+import type { RpcHandler } from "./context.js";
+import { RpcSession, type RpcSessionCounters, type ServeRpcOptions, serveRpcOptionsSchema } from "./serve.js";
 
-/** Server options (limits, timeouts, TLS at listen) plus the per-connection RPC limits. */
+/**
+ * Server options (limits, timeouts, TLS at listen) plus the per-connection RPC limits. The
+ * server's `highWaterMark` (default 1 MiB) is also each connection's RPC flow-control mark:
+ * past it in unsent replies and pongs, a connection is not read until they drain.
+ */
 export interface RpcServerOptions extends Omit<ServerOptions, "maxLineLength" | "lineTimeout">, ServeRpcOptions {}
 
 /** The server's stats plus RPC totals across its connections. */
@@ -18,6 +22,11 @@ export interface RpcServerStats extends ServerStats {
   cancelled: number;
   /** Connections closed for garbage or oversized frames. */
   protocolErrors: number;
+  /**
+   * Times a connection stopped reading because its unsent replies and pongs passed
+   * `highWaterMark` (a client not reading them); it reads again once they drain.
+   */
+  slowReaderPauses: number;
 }
 
 /**
@@ -27,20 +36,28 @@ export interface RpcServerStats extends ServerStats {
  * requests already read finish and get their replies.
  */
 export class RpcServer extends Server {
-  readonly #counters: RpcCounters;
+  readonly #counters: RpcSessionCounters;
 
   constructor(handler: RpcHandler, options: RpcServerOptions = {}) {
     if (typeof handler !== "function")
       throw new InvalidArgumentError(`rpc handler must be a function, got ${typeof handler}`);
     const { maxConcurrent, maxFrameSize, ...serverOptions } = options as RpcServerOptions & ServerOptions;
-    const rpc = { maxConcurrent, maxFrameSize };
+    const rpc: ServeRpcOptions = { maxConcurrent, maxFrameSize };
     validateOptions("rpc server options", rpc, serveRpcOptionsSchema);
     for (const key of ["maxLineLength", "lineTimeout"] as const) {
       if (serverOptions[key] !== undefined)
         throw new InvalidArgumentError(`rpc server options: ${key} does not apply to framed RPC; use maxFrameSize`);
     }
-    const counters: RpcCounters = { requests: 0, replies: 0, errorReplies: 0, cancelled: 0, protocolErrors: 0 };
+    const counters: RpcSessionCounters = {
+      requests: 0,
+      replies: 0,
+      errorReplies: 0,
+      cancelled: 0,
+      protocolErrors: 0,
+      slowReaderPauses: 0,
+    };
     super((conn) => new RpcSession(conn, handler, rpc, counters).run(), serverOptions);
+    rpc.highWaterMark = this.highWaterMark; // validated and defaulted by the server layer
     this.#counters = counters;
   }
 

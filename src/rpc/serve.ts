@@ -26,9 +26,25 @@ export interface ServeRpcOptions {
   maxConcurrent?: number | undefined;
   /** Largest frame body (5 + payload bytes) accepted or sent. Default 1 MiB. */
   maxFrameSize?: number | undefined;
+  /**
+   * Unsent bytes (replies and pongs the kernel has not taken yet) past which the connection
+   * is not read until they have all gone out: a client that does not read its replies
+   * cannot make the server buffer without bound. Default 1 MiB ({@link DEFAULT_RPC_HIGH_WATER_MARK});
+   * `createRpcServer` uses the server's `highWaterMark`.
+   */
+  highWaterMark?: number | undefined;
 }
 
-export const serveRpcOptionsSchema: Schema = { maxConcurrent: "count", maxFrameSize: "bytes" };
+export const serveRpcOptionsSchema: Schema = { maxConcurrent: "count", maxFrameSize: "bytes", highWaterMark: "bytes" };
+
+/** The default per-connection mark on unsent bytes, the same as the server layer's. */
+export const DEFAULT_RPC_HIGH_WATER_MARK = 1024 * 1024;
+
+/** An RPC server's totals: those of every request, plus the flow-control pauses. */
+export interface RpcSessionCounters extends RpcCounters {
+  /** Times a connection stopped reading because its unsent bytes passed `highWaterMark`. */
+  slowReaderPauses: number;
+}
 
 /** Largest chunk taken per read: bounds what one read adds past a full backlog. */
 const READ_CHUNK = 64 * 1024;
@@ -42,6 +58,16 @@ export const HANDLER_ERROR_CODE = "ERR_RPC_HANDLER";
  * backlog, and the connection is not read while that is full), writes each reply as soon as
  * it is ready, turns a thrown error into an error reply, answers pings, and aborts
  * `ctx.signal` on a cancel frame (read even while every slot is busy) or a lost connection.
+ *
+ * Flow control: the connection is read one chunk (at most 64 KiB) at a time, and before
+ * each read the unsent bytes (replies and pongs not yet taken by the kernel) are checked
+ * against `highWaterMark`. Past it, the connection is not read until all of them have gone
+ * out. Handlers already running still finish and queue their replies, so the unsent bytes
+ * stay within `highWaterMark` + the pongs for the last chunk read (≤ 64 KiB) + the replies
+ * of the requests admitted before reading stopped (running and queued: at most
+ * 2 × `maxConcurrent` plus those of one chunk). The connection's read buffer adds at most
+ * 2 × its `limit` + one socket read. For a handler whose reply is about the size of its
+ * request (an echo), that is about `highWaterMark` + 64 KiB unsent, whatever the client sends.
  *
  * Resolves once the client has half-closed and every request read has been answered (the
  * connection is then closed), or when the connection was closed or reset under it. Rejects
@@ -65,6 +91,8 @@ export function serveRpc(conn: Connection, handler: RpcHandler, options: ServeRp
  * - `#running` ≤ maxConcurrent handlers started and not finished (cancelled ones included
  *   until they return: a cancel frees the id, not the slot).
  * - `#slot`: resolves when the read loop, paused for a full backlog, may read again.
+ * - The read loop reads only while `#outbox.unsent ≤ #highWaterMark` (checked once per read
+ *   chunk); past it, it awaits `#outbox.drained()`.
  * - `#state`: `reading → draining (client EOF: answer what was read) → closed`.
  */
 export class RpcSession {
@@ -72,8 +100,9 @@ export class RpcSession {
   readonly #handler: RpcHandler;
   readonly #max: number;
   readonly #maxFrameSize: number;
+  readonly #highWaterMark: number;
   readonly #outbox: Outbox;
-  readonly #counters: RpcCounters | undefined;
+  readonly #counters: RpcSessionCounters | undefined;
   readonly #jobs = new Map<number, RpcContext>();
   readonly #backlog = new Fifo<RpcContext>();
   readonly #queued = new Set<RpcContext>();
@@ -84,11 +113,17 @@ export class RpcSession {
   #allDone = deferred<void>();
   #state: "reading" | "draining" | "closed" = "reading";
 
-  constructor(conn: Connection, handler: RpcHandler, options: ServeRpcOptions, counters: RpcCounters | undefined) {
+  constructor(
+    conn: Connection,
+    handler: RpcHandler,
+    options: ServeRpcOptions,
+    counters: RpcSessionCounters | undefined,
+  ) {
     this.#conn = conn;
     this.#handler = handler;
     this.#max = options.maxConcurrent ?? 100;
     this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.#highWaterMark = options.highWaterMark ?? DEFAULT_RPC_HIGH_WATER_MARK;
     this.#outbox = new Outbox(conn);
     this.#counters = counters;
     void conn.closed.then(() => this.#abortAll());
@@ -98,9 +133,14 @@ export class RpcSession {
     const decoder = new FrameDecoder(this.#maxFrameSize);
     try {
       for (;;) {
-        while (this.#state === "reading" && this.#backlogFull()) {
-          this.#slot = deferred<void>();
-          await this.#slot.promise; // backpressure: not reading until the backlog has room
+        while (this.#state === "reading") {
+          if (this.#backlogFull()) {
+            this.#slot = deferred<void>();
+            await this.#slot.promise; // backpressure: not reading until the backlog has room
+          } else if (this.#outbox.over(this.#highWaterMark)) {
+            if (this.#counters) this.#counters.slowReaderPauses++;
+            await this.#outbox.drained(); // the client does not read its replies: stop reading it
+          } else break;
         }
         const chunk = await this.#conn.read(READ_CHUNK);
         if (chunk.length === 0) break;

@@ -6,6 +6,8 @@ import { rawServer, type TestServer } from "../helpers/net.js";
 export interface RpcTestServer extends TestServer {
   /** What each connection's `serveRpc` settled with, in accept order: undefined or the error. */
   readonly outcomes: Promise<Error | undefined>[];
+  /** The server side of each connection, in accept order. */
+  readonly connections: Connection[];
 }
 
 /** A raw net server on 127.0.0.1:0 whose every socket is served by `serveRpc(handler)`. */
@@ -15,10 +17,12 @@ export async function rpcServer(
   options?: ServeRpcOptions,
 ): Promise<RpcTestServer> {
   const outcomes: Promise<Error | undefined>[] = [];
+  const connections: Connection[] = [];
   const srv = await rawServer(
     t,
     (socket) => {
       const conn = new Connection(socket, `client ${socket.remotePort}`);
+      connections.push(conn);
       outcomes.push(
         serveRpc(conn, handler, options).then(
           () => undefined,
@@ -28,7 +32,7 @@ export async function rpcServer(
     },
     { allowHalfOpen: true },
   );
-  return Object.assign(srv, { outcomes });
+  return Object.assign(srv, { outcomes, connections });
 }
 
 /** A promise the test settles by hand: holds handlers open so races happen on purpose. */
