@@ -15,7 +15,8 @@ export type Rule =
   | "object"
   | "signal"
   | { oneOf: readonly string[] }
-  | { renamed: string };
+  | { renamed: string }
+  | { unsupported: string };
 
 export type Schema = Record<string, Rule>;
 
@@ -44,6 +45,7 @@ export function validateOptions(what: string, options: unknown, schema: Schema):
 function check(rule: Rule, v: unknown): string | undefined {
   if (typeof rule === "object") {
     if ("renamed" in rule) return `was renamed: use ${rule.renamed}`;
+    if ("unsupported" in rule) return `does not apply here: ${rule.unsupported}`;
     return rule.oneOf.includes(v as string) ? undefined : `must be one of ${rule.oneOf.join(", ")}`;
   }
   const isNum = typeof v === "number" && !Number.isNaN(v);

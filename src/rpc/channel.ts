@@ -8,8 +8,8 @@ import {
   RequestTimeoutError,
 } from "../errors.js";
 import { armCancel, type Disarm, type WaitOptions } from "../internal/cancel.js";
+import { CancelQueue } from "../internal/cancel-queue.js";
 import { deferred } from "../internal/deferred.js";
-import { Fifo } from "../internal/fifo.js";
 import { checkingInvariants, invariant } from "../internal/invariant.js";
 import type { ChannelState, ChannelStats } from "./channel-stats.js";
 import {
@@ -29,7 +29,7 @@ import { Outbox } from "./outbox.js";
 
 export type { ChannelState, ChannelStats } from "./channel-stats.js";
 
-/** One request: waiting for a slot, then sent, then done. Settled exactly once, by whoever moves it to `done`. */
+/** One request: `waiting` (queued) → `sent` (in flight) → `done`; it settles in `Channel.#settle` only. */
 class Call {
   phase: "waiting" | "sent" | "done" = "waiting";
   id = 0;
@@ -42,6 +42,11 @@ class Call {
   ) {
     this.payload = payload;
   }
+
+  /** Still queued for a slot (what the CancelQueue asks). */
+  get waiting(): boolean {
+    return this.phase === "waiting";
+  }
 }
 
 const RESOLVED = Promise.resolve();
@@ -53,9 +58,10 @@ const RESOLVED = Promise.resolve();
  * State:
  * - `#inFlight`: id → sent call; size ≤ maxInFlight. Ids are u32, from 1, wrapping, never
  *   one already in flight.
- * - `#queue`: calls waiting for a slot, FIFO; cancelled ones stay as `done` and are skipped
- *   lazily. `#waiting` counts the live ones. If `#waiting > 0`, `#inFlight` is full or
- *   `#stalled`.
+ * - `#queue`: calls waiting for a slot, FIFO (a {@link CancelQueue}: cancelled ones are
+ *   skipped lazily). If one waits, `#inFlight` is full or `#stalled`.
+ * - A call settles in exactly one place, `#settle`, which takes it out of the queue or the
+ *   in-flight map.
  * - `#stalled`: unsent bytes passed `highWaterMark` and the channel awaits their drain;
  *   meanwhile no request is sent and `#owedPong` holds the latest ping not yet answered.
  *   Unsent bytes stay within highWaterMark + one request or pong frame (the one that
@@ -74,8 +80,7 @@ export class Channel implements AsyncDisposable {
   readonly #highWaterMark: number;
   readonly #heartbeat: Heartbeat;
   readonly #inFlight = new Map<number, Call>();
-  readonly #queue = new Fifo<Call>();
-  #waiting = 0;
+  readonly #queue = new CancelQueue<Call>();
   #lastId = 0;
   #stalled = false;
   #owedPong: Frame | undefined;
@@ -129,7 +134,7 @@ export class Channel implements AsyncDisposable {
   }
   /** Outstanding requests, in flight or waiting: what a pool balances on. */
   get load(): number {
-    return this.#inFlight.size + this.#waiting;
+    return this.#inFlight.size + this.#queue.size;
   }
   /** Resolves once the channel is closed, with the reason unless it closed gracefully. Never rejects. */
   get closed(): Promise<Error | undefined> {
@@ -140,7 +145,7 @@ export class Channel implements AsyncDisposable {
     return {
       state: this.#state,
       inFlight: this.#inFlight.size,
-      waiting: this.#waiting,
+      waiting: this.#queue.size,
       unsentBytes: this.#outbox.unsent,
       ...this.#stats,
       pingsSent: this.#heartbeat.sent,
@@ -176,11 +181,8 @@ export class Channel implements AsyncDisposable {
           (err) => this.#cancel(call, err),
         );
       }
-      if (this.#waiting === 0 && this.#inFlight.size < this.#maxInFlight && !this.#stall()) this.#send(call);
-      else {
-        this.#queue.push(call);
-        this.#waiting++;
-      }
+      if (this.#queue.size === 0 && this.#inFlight.size < this.#maxInFlight && !this.#stall()) this.#send(call);
+      else this.#queue.push(call);
       this.#check();
     });
   }
@@ -232,18 +234,27 @@ export class Channel implements AsyncDisposable {
     if (call.phase === "done") return;
     if (err instanceof AbortError) this.#stats.aborts++;
     else this.#stats.timeouts++;
-    if (call.phase === "waiting") this.#waiting--;
-    else {
-      this.#inFlight.delete(call.id);
-      if (this.#conn.writable) {
-        this.#outbox.push(encodeFrame(FrameKind.cancel, call.id));
-        this.#stats.cancelsSent++;
-      }
+    if (call.phase === "sent" && this.#conn.writable) {
+      this.#outbox.push(encodeFrame(FrameKind.cancel, call.id));
+      this.#stats.cancelsSent++;
     }
+    this.#settle(call, undefined, err);
+    this.#pump();
+  }
+
+  /**
+   * The one place a call settles: it leaves the queue or the in-flight map, its timer and
+   * abort listener are cleared, and it resolves with `reply` or rejects with `err`.
+   */
+  #settle(call: Call, reply: Buffer | undefined, err: unknown): void {
+    if (call.phase === "waiting") this.#queue.cancelled();
+    else if (call.phase === "sent") this.#inFlight.delete(call.id);
+    else return;
     call.phase = "done";
     call.payload = undefined;
-    call.reject(err);
-    this.#pump();
+    call.disarm?.();
+    if (err === undefined) call.resolve(reply as Buffer);
+    else call.reject(err);
   }
 
   #timeoutError(call: Call, ms: number): Error {
@@ -254,7 +265,7 @@ export class Channel implements AsyncDisposable {
           ? `request to ${this.where} (waiting for ${this.#outbox.unsent} unsent bytes to drain: highWaterMark ${this.#highWaterMark})`
           : `request to ${this.where} (waiting for a slot: maxInFlight ${this.#maxInFlight})`;
     }
-    return new RequestTimeoutError(what, ms);
+    return new RequestTimeoutError(what, ms, this.where);
   }
 
   /**
@@ -283,11 +294,8 @@ export class Channel implements AsyncDisposable {
 
   /** Moves waiting calls into free slots; notices when a closing channel has drained. */
   #pump(): void {
-    while (this.#waiting > 0 && this.#inFlight.size < this.#maxInFlight && !this.#stall()) {
-      const call = this.#queue.shift() as Call;
-      if (call.phase !== "waiting") continue;
-      this.#waiting--;
-      this.#send(call);
+    while (this.#queue.size > 0 && this.#inFlight.size < this.#maxInFlight && !this.#stall()) {
+      this.#send(this.#queue.shift() as Call);
     }
     if (this.#state !== "open" && this.load === 0) this.#idle.resolve();
     this.#check();
@@ -314,10 +322,10 @@ export class Channel implements AsyncDisposable {
   #dispatch(f: Frame): void {
     switch (f.kind) {
       case FrameKind.reply:
-        this.#settle(f.id, f.payload, undefined);
+        this.#answered(f.id, f.payload, undefined);
         break;
       case FrameKind.error:
-        this.#settle(f.id, undefined, remoteError(f.payload));
+        this.#answered(f.id, undefined, remoteError(f.payload));
         break;
       case FrameKind.ping:
         if (this.#stall()) {
@@ -334,22 +342,16 @@ export class Channel implements AsyncDisposable {
     }
   }
 
-  #settle(id: number, reply: Buffer | undefined, err: RemoteError | undefined): void {
+  /** A reply or error reply for `id` arrived. */
+  #answered(id: number, reply: Buffer | undefined, err: RemoteError | undefined): void {
     const call = this.#inFlight.get(id);
     if (call === undefined) {
       this.#stats.lateReplies++;
       return;
     }
-    this.#inFlight.delete(id);
-    call.phase = "done";
-    call.disarm?.();
-    if (err) {
-      this.#stats.errorReplies++;
-      call.reject(err);
-    } else {
-      this.#stats.replies++;
-      call.resolve(reply as Buffer);
-    }
+    if (err) this.#stats.errorReplies++;
+    else this.#stats.replies++;
+    this.#settle(call, reply, err);
     this.#pump();
   }
 
@@ -361,16 +363,9 @@ export class Channel implements AsyncDisposable {
     this.#owedPong = undefined;
     this.#heartbeat.stop();
     const err = new ConnectionClosedError("request", this.where, reason);
-    const calls = [...this.#inFlight.values(), ...this.#queue.clear()];
-    this.#inFlight.clear();
-    this.#waiting = 0;
-    for (const call of calls) {
-      if (call.phase === "done") continue;
-      call.phase = "done";
-      call.payload = undefined;
-      call.disarm?.();
+    for (const call of [...this.#inFlight.values(), ...this.#queue]) {
       this.#stats.failed++;
-      call.reject(err);
+      this.#settle(call, undefined, err);
     }
     this.#conn.destroy();
     this.#idle.resolve();
@@ -388,12 +383,9 @@ export class Channel implements AsyncDisposable {
       this.#inFlight.size <= this.#maxInFlight,
       `channel ${this.where}: ${this.#inFlight.size} in flight > maxInFlight`,
     );
+    this.#queue.check(`channel ${this.where}`);
     invariant(
-      this.#waiting >= 0 && this.#waiting <= this.#queue.length,
-      `channel ${this.where}: waiting count ${this.#waiting} off`,
-    );
-    invariant(
-      this.#waiting === 0 || this.#inFlight.size === this.#maxInFlight || this.#stalled,
+      this.#queue.size === 0 || this.#inFlight.size === this.#maxInFlight || this.#stalled,
       `channel ${this.where}: callers wait while a slot is free and sending is not stalled`,
     );
     invariant(this.#owedPong === undefined || this.#stalled, `channel ${this.where}: a pong owed while not stalled`);

@@ -21,6 +21,12 @@ export interface RpcCounters {
 }
 
 /**
+ * For the session that runs the request: cancels it once (the client cancelled it, or the
+ * connection was lost). Not a method, so handlers cannot call it. Set by RpcContext itself.
+ */
+export let abortContext: (ctx: RpcContext, reason: Error) => void;
+
+/**
  * One request as its handler sees it. `signal` aborts when the client cancels the request
  * (reason: AbortError) or the connection is lost (reason: ConnectionClosedError); the reply
  * of an aborted request is discarded.
@@ -62,10 +68,11 @@ export class RpcContext {
     return this.#controller.signal;
   }
 
-  /** For the session: cancels this request once. */
-  abort(reason: Error): void {
-    if (this.#reason !== undefined) return;
-    this.#reason = reason;
-    this.#controller?.abort(reason);
+  static {
+    abortContext = (ctx, reason) => {
+      if (ctx.#reason !== undefined) return;
+      ctx.#reason = reason;
+      ctx.#controller?.abort(reason);
+    };
   }
 }

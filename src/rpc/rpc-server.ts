@@ -1,16 +1,61 @@
+import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Connection } from "../connection/connection.js";
 import { InvalidArgumentError } from "../errors.js";
-import { validateOptions } from "../internal/validate.js";
-import { Server, type ServerOptions, type ServerStats } from "../server/server.js";
+import { type Schema, validateOptions } from "../internal/validate.js";
+import {
+  createServer,
+  type ListenOptions,
+  type Server,
+  type ServerOptions,
+  type ServerState,
+  type ServerStats,
+} from "../server/index.js";
 import type { RpcHandler } from "./context.js";
-import { RpcSession, type RpcSessionCounters, type ServeRpcOptions, serveRpcOptionsSchema } from "./serve.js";
+import {
+  DEFAULT_RPC_HIGH_WATER_MARK,
+  RpcSession,
+  type RpcSessionCounters,
+  type ServeRpcOptions,
+  serveRpcOptionsSchema,
+} from "./serve.js";
+
+/** The server options that apply to framed RPC: limits, timeouts, socket settings. */
+type RpcServerOwnOptions = Pick<
+  ServerOptions,
+  | "maxConnections"
+  | "maxConnectionsPerAddress"
+  | "idleTimeout"
+  | "highWaterMark"
+  | "connection"
+  | "handshakeTimeout"
+  | "closeTimeout"
+  | "noDelay"
+  | "keepAlive"
+>;
 
 /**
  * Server options (limits, timeouts, TLS at listen) plus the per-connection RPC limits. The
- * server's `highWaterMark` (default 1 MiB) is also each connection's RPC flow-control mark:
- * past it in unsent replies and pongs, a connection is not read until they drain.
+ * `highWaterMark` (default 1 MiB) is each connection's RPC flow-control mark: past it in
+ * unsent replies and pongs, a connection is not read until they drain.
  */
-export interface RpcServerOptions extends Omit<ServerOptions, "maxLineLength" | "lineTimeout">, ServeRpcOptions {}
+export interface RpcServerOptions extends RpcServerOwnOptions, Omit<ServeRpcOptions, "highWaterMark"> {}
+
+const LINE_OPTION = { unsupported: "framed RPC has no lines; its limit is maxFrameSize" } as const;
+const rpcServerSchema: Schema = {
+  ...serveRpcOptionsSchema,
+  maxConnections: "count?",
+  maxConnectionsPerAddress: "count?",
+  idleTimeout: "ms?",
+  connection: "object",
+  handshakeTimeout: "ms",
+  closeTimeout: "ms?",
+  noDelay: "boolean",
+  keepAlive: "boolean",
+  maxLineLength: LINE_OPTION,
+  lineTimeout: LINE_OPTION,
+  slowClientPolicy: { unsupported: "an RPC server does not broadcast" },
+};
 
 /** The server's stats plus RPC totals across its connections. */
 export interface RpcServerStats extends ServerStats {
@@ -31,38 +76,79 @@ export interface RpcServerStats extends ServerStats {
 
 /**
  * An async server that speaks the RPC protocol (docs/protocol.md) to every client: each
- * connection runs {@link serveRpc}. Garbage or an oversized frame closes that connection
- * only (counted in `protocolErrors`, emitted as `error`); `close({ timeout })` lets the
- * requests already read finish and get their replies.
+ * connection runs {@link serveRpc}. It is made by composition over `createServer`, so limits,
+ * TLS and graceful close are the server layer's. Garbage or an oversized frame closes that
+ * connection only (counted in `protocolErrors`, emitted as `error`); `close({ timeout })`
+ * lets the requests already read finish and get their replies. Events (`error`) are the
+ * underlying server's.
  */
-export class RpcServer extends Server {
-  readonly #counters: RpcSessionCounters;
+export class RpcServer implements AsyncDisposable {
+  readonly #server: Server;
+  readonly #counters: RpcSessionCounters = {
+    requests: 0,
+    replies: 0,
+    errorReplies: 0,
+    cancelled: 0,
+    protocolErrors: 0,
+    slowReaderPauses: 0,
+  };
 
+  /** Throws InvalidArgumentError naming the option and value when a handler or option is bad. */
   constructor(handler: RpcHandler, options: RpcServerOptions = {}) {
-    if (typeof handler !== "function")
+    if (typeof handler !== "function") {
       throw new InvalidArgumentError(`rpc handler must be a function, got ${typeof handler}`);
-    const { maxConcurrent, maxFrameSize, ...serverOptions } = options as RpcServerOptions & ServerOptions;
-    const rpc: ServeRpcOptions = { maxConcurrent, maxFrameSize };
-    validateOptions("rpc server options", rpc, serveRpcOptionsSchema);
-    for (const key of ["maxLineLength", "lineTimeout"] as const) {
-      if (serverOptions[key] !== undefined)
-        throw new InvalidArgumentError(`rpc server options: ${key} does not apply to framed RPC; use maxFrameSize`);
     }
-    const counters: RpcSessionCounters = {
-      requests: 0,
-      replies: 0,
-      errorReplies: 0,
-      cancelled: 0,
-      protocolErrors: 0,
-      slowReaderPauses: 0,
+    validateOptions("rpc server options", options, rpcServerSchema);
+    const { maxConcurrent, maxFrameSize, ...serverOptions } = options;
+    const session: ServeRpcOptions = {
+      maxConcurrent,
+      maxFrameSize,
+      highWaterMark: options.highWaterMark ?? DEFAULT_RPC_HIGH_WATER_MARK,
     };
-    super((conn) => new RpcSession(conn, handler, rpc, counters).run(), serverOptions);
-    rpc.highWaterMark = this.highWaterMark; // validated and defaulted by the server layer
-    this.#counters = counters;
+    this.#server = createServer((conn) => new RpcSession(conn, handler, session, this.#counters).run(), serverOptions);
   }
 
-  override stats(): RpcServerStats {
-    return { ...super.stats(), ...this.#counters };
+  get state(): ServerState {
+    return this.#server.state;
+  }
+
+  /** See `Server.listen`. */
+  listen(options?: ListenOptions): Promise<void> {
+    return this.#server.listen(options);
+  }
+
+  /** See `Server.address`. */
+  address(): AddressInfo | string | null {
+    return this.#server.address();
+  }
+
+  /** Adds a listener for the underlying server's events (`error`: a handler or protocol error). */
+  on(event: "error", listener: (err: Error, handle?: object) => void): this {
+    this.#server.on(event, listener);
+    return this;
+  }
+
+  /** The connected clients' connections, in accept order. */
+  clients(): Connection[] {
+    return this.#server.clients() as Connection[];
+  }
+
+  stats(): RpcServerStats {
+    return { ...this.#server.stats(), ...this.#counters };
+  }
+
+  /** See `Server.close`: requests already read are answered before each connection closes. */
+  close(options?: { timeout?: number | undefined }): Promise<void> {
+    return this.#server.close(options);
+  }
+
+  /** See `Server.destroy`. */
+  destroy(): void {
+    this.#server.destroy();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
 

@@ -1,10 +1,10 @@
 import type { Connection } from "../connection/connection.js";
 import { AbortError, BadFrameError, ConnectionClosedError, LimitExceededError } from "../errors.js";
+import { CancelQueue } from "../internal/cancel-queue.js";
 import { deferred } from "../internal/deferred.js";
-import { Fifo } from "../internal/fifo.js";
 import { checkingInvariants, invariant } from "../internal/invariant.js";
 import { type Schema, validateOptions } from "../internal/validate.js";
-import { RpcContext, type RpcCounters, type RpcHandler, type RpcReply } from "./context.js";
+import { abortContext, RpcContext, type RpcCounters, type RpcHandler, type RpcReply } from "./context.js";
 import {
   BODY_HEADER,
   DEFAULT_MAX_FRAME_SIZE,
@@ -84,10 +84,10 @@ export function serveRpc(conn: Connection, handler: RpcHandler, options: ServeRp
  *
  * State:
  * - `#jobs`: id → request read and not yet answered or cancelled (queued or running).
- * - `#backlog`: requests read but not started, FIFO; cancelled ones are skipped lazily.
- *   `#queued` holds the live ones (`#queuedBytes`: their payload bytes). The read loop
- *   pauses while `#queued.size ≥ maxConcurrent` or `#queuedBytes ≥ maxFrameSize`, so a
- *   connection holds at most one read chunk more than that: memory stays bounded.
+ * - `#backlog`: requests read but not started, FIFO (a {@link CancelQueue}: one cancelled
+ *   while queued is skipped lazily); `#queuedBytes`: the payload bytes of those still
+ *   queued. The read loop pauses while `#backlog.size ≥ maxConcurrent` or `#queuedBytes ≥
+ *   maxFrameSize`, so a connection holds at most one read chunk more: memory stays bounded.
  * - `#running` ≤ maxConcurrent handlers started and not finished (cancelled ones included
  *   until they return: a cancel frees the id, not the slot).
  * - `#slot`: resolves when the read loop, paused for a full backlog, may read again.
@@ -103,9 +103,8 @@ export class RpcSession {
   readonly #highWaterMark: number;
   readonly #outbox: Outbox;
   readonly #counters: RpcSessionCounters | undefined;
-  readonly #jobs = new Map<number, RpcContext>();
-  readonly #backlog = new Fifo<RpcContext>();
-  readonly #queued = new Set<RpcContext>();
+  readonly #jobs = new Map<number, Job>();
+  readonly #backlog = new CancelQueue<Job>();
   #queuedBytes = 0;
   #running = 0;
   #pumping = false;
@@ -181,11 +180,10 @@ export class RpcSession {
 
   #accept(id: number, payload: Buffer): void {
     if (this.#jobs.has(id)) throw new BadFrameError(`request id ${id} is already in flight on ${this.#conn.where}`);
-    const job = new RpcContext(id, payload, this.#conn);
+    const job = new Job(new RpcContext(id, payload, this.#conn));
     this.#jobs.set(id, job);
     if (this.#counters) this.#counters.requests++;
     this.#backlog.push(job);
-    this.#queued.add(job);
     this.#queuedBytes += payload.length;
     this.#pump();
   }
@@ -194,9 +192,13 @@ export class RpcSession {
     const job = this.#jobs.get(id);
     if (job === undefined) return; // answered already: the reply crossed the cancel
     this.#jobs.delete(id);
-    this.#dequeue(job);
+    if (job.state === "queued") {
+      job.state = "cancelled";
+      this.#backlog.cancelled();
+      this.#queuedBytes -= job.ctx.payload.length;
+    }
     if (this.#counters) this.#counters.cancelled++;
-    job.abort(new AbortError(`request ${id}`, "cancelled by the client"));
+    abortContext(job.ctx, new AbortError(`request ${id}`, "cancelled by the client"));
     this.#pump();
   }
 
@@ -205,9 +207,10 @@ export class RpcSession {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
-      while (this.#running < this.#max && this.#queued.size > 0) {
-        const job = this.#backlog.shift() as RpcContext;
-        if (this.#dequeue(job)) this.#start(job);
+      while (this.#running < this.#max && this.#backlog.size > 0) {
+        const job = this.#backlog.shift() as Job;
+        this.#queuedBytes -= job.ctx.payload.length;
+        this.#start(job);
       }
     } finally {
       this.#pumping = false;
@@ -217,22 +220,16 @@ export class RpcSession {
     this.#check();
   }
 
-  /** Takes `job` out of the live backlog; false if it was not there (started or cancelled). */
-  #dequeue(job: RpcContext): boolean {
-    if (!this.#queued.delete(job)) return false;
-    this.#queuedBytes -= job.payload.length;
-    return true;
-  }
-
   #backlogFull(): boolean {
-    return this.#queued.size >= this.#max || this.#queuedBytes >= this.#maxFrameSize;
+    return this.#backlog.size >= this.#max || this.#queuedBytes >= this.#maxFrameSize;
   }
 
-  #start(job: RpcContext): void {
+  #start(job: Job): void {
+    job.state = "running";
     this.#running++;
     let result: RpcReply | Promise<RpcReply>;
     try {
-      result = this.#handler(job.payload, job);
+      result = this.#handler(job.ctx.payload, job.ctx);
     } catch (err) {
       this.#finish(job, undefined, err);
       return;
@@ -245,11 +242,12 @@ export class RpcSession {
     } else this.#finish(job, result, undefined);
   }
 
-  #finish(job: RpcContext, reply: RpcReply, err: unknown): void {
+  #finish(job: Job, reply: RpcReply, err: unknown): void {
     this.#running--;
-    if (this.#jobs.get(job.id) === job) {
-      this.#jobs.delete(job.id);
-      if (this.#conn.writable) this.#outbox.push(this.#answer(job.id, reply, err));
+    const id = job.ctx.id;
+    if (this.#jobs.get(id) === job) {
+      this.#jobs.delete(id);
+      if (this.#conn.writable) this.#outbox.push(this.#answer(id, reply, err));
     }
     this.#pump();
   }
@@ -278,10 +276,9 @@ export class RpcSession {
     if (this.#state === "closed") return;
     this.#state = "closed";
     const reason = new ConnectionClosedError("rpc request", this.#conn.where, this.#conn.error);
-    for (const job of this.#jobs.values()) job.abort(reason);
+    for (const job of this.#jobs.values()) abortContext(job.ctx, reason);
     this.#jobs.clear();
     this.#backlog.clear();
-    this.#queued.clear();
     this.#queuedBytes = 0;
     this.#allDone.resolve();
     this.#slot.resolve();
@@ -293,14 +290,30 @@ export class RpcSession {
       this.#running >= 0 && this.#running <= this.#max,
       `rpc session ${this.#conn.where}: ${this.#running} handlers running, max ${this.#max}`,
     );
+    this.#backlog.check(`rpc session ${this.#conn.where}`);
     invariant(
-      this.#queued.size === 0 || this.#running === this.#max || this.#pumping,
+      this.#backlog.size === 0 || this.#running === this.#max || this.#pumping,
       `rpc session ${this.#conn.where}: queued requests while a slot is free`,
     );
     invariant(
-      this.#queuedBytes >= 0 && (this.#queued.size > 0 || this.#queuedBytes === 0),
+      this.#queuedBytes >= 0 && (this.#backlog.size > 0 || this.#queuedBytes === 0),
       `rpc session ${this.#conn.where}: backlog bytes ${this.#queuedBytes} off`,
     );
+  }
+}
+
+/** A request read from the wire: queued for a slot, then running, or cancelled while queued. */
+class Job {
+  state: "queued" | "running" | "cancelled" = "queued";
+  readonly ctx: RpcContext;
+
+  constructor(ctx: RpcContext) {
+    this.ctx = ctx;
+  }
+
+  /** Still queued (what the CancelQueue asks). */
+  get waiting(): boolean {
+    return this.state === "queued";
   }
 }
 

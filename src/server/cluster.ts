@@ -10,7 +10,7 @@ export interface ClusterOptions {
   /** Worker processes to run; each calls `start`. An integer ≥ 1. */
   workers: number;
   /** Runs in each worker: creates a server and resolves once it listens. */
-  start: () => Promise<Server>;
+  start: () => Promise<Pick<Server, "address" | "close" | "destroy">>;
   /** How long each worker's `server.close()` lets handlers finish. Default 10 000 ms. */
   closeTimeout?: number | undefined;
 }

@@ -6,6 +6,7 @@ import {
   createPrintServer,
   createRpcEchoServer,
   InvalidArgumentError,
+  type RpcServer,
   runCluster,
   type Server,
   type ServerOptions,
@@ -106,7 +107,7 @@ export function serveSettings(values: FlagValues, kindText: string): ServeSettin
 }
 
 /** Builds the server `settings` describe; `io` receives the print server's lines. */
-export function buildServer(s: ServeSettings, io: CliIo): Server {
+export function buildServer(s: ServeSettings, io: CliIo): Server | RpcServer {
   const options: ServerOptions = s.maxConnections === undefined ? {} : { maxConnections: s.maxConnections };
   switch (s.kind) {
     case "echo":
@@ -141,7 +142,7 @@ async function serve({ values, positionals, io }: CommandContext): Promise<numbe
 }
 
 /** Builds the server, reports its errors on stderr, and listens. */
-async function startServer(s: ServeSettings, io: CliIo): Promise<Server> {
+async function startServer(s: ServeSettings, io: CliIo): Promise<Server | RpcServer> {
   const server = buildServer(s, io);
   server.on("error", (err: Error & { code?: string }) => io.stderr.write(`${err.code ?? err.name}: ${err.message}\n`));
   await server.listen({ host: s.host, port: s.port });
