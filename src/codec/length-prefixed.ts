@@ -2,7 +2,8 @@ import { InvalidArgumentError, LimitExceededError } from "../errors.js";
 import { validateOptions } from "../internal/validate.js";
 import type { Codec, Decoder } from "./codec.js";
 
-export const DEFAULT_MAX_FRAME = 1024 * 1024;
+/** The default largest frame payload, for every framed format sockpool speaks: 1 MiB. */
+export const DEFAULT_MAX_FRAME_SIZE = 1024 * 1024;
 
 export interface LengthPrefixedOptions {
   /** Header width in bytes: 2 (u16) or 4 (u32), big endian. Default 4. */
@@ -19,7 +20,7 @@ export function lengthPrefixedCodec(options: LengthPrefixedOptions = {}): Codec 
   const header = options.header ?? 4;
   if (header !== 2 && header !== 4) throw new InvalidArgumentError(`header must be 2 or 4, got ${String(header)}`);
   validateOptions("lengthPrefixedCodec options", options, { header: "count", maxFrameSize: "bytes" });
-  const max = Math.min(options.maxFrameSize ?? DEFAULT_MAX_FRAME, header === 2 ? 0xffff : 0xffffffff);
+  const max = Math.min(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, header === 2 ? 0xffff : 0xffffffff);
   return {
     name: `u${header * 8}-length-prefixed`,
     encode(frame) {

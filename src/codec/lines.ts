@@ -2,6 +2,7 @@ import { LimitExceededError } from "../errors.js";
 import { validateOptions } from "../internal/validate.js";
 import type { Codec, Decoder } from "./codec.js";
 
+/** The default longest line, for the line codec, Connection.readLine and line servers: 64 KiB. */
 export const DEFAULT_MAX_LINE = 64 * 1024;
 
 export interface LineCodecOptions {

@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { DEFAULT_MAX_LINE } from "../codec/lines.js";
 import {
   AbortError,
   ConnectionClosedError,
@@ -14,7 +15,6 @@ import {
 import { armCancel, type WaitOptions } from "../internal/cancel.js";
 import { type Deferred, deferred } from "../internal/deferred.js";
 import { startTimer } from "../internal/timer.js";
-import { installLendingHooks } from "./lending.js";
 import { ReadBuffer } from "./read-buffer.js";
 
 /** Per-connection settings; every duration is in milliseconds. */
@@ -49,9 +49,26 @@ export interface ConnectionOwner {
 /** Lifecycle: `open → closing → closed`; `closing` is `close()` waiting for the peer. */
 export type ConnectionState = "open" | "closing" | "closed";
 
-export const DEFAULT_LIMIT = 64 * 1024;
+export const DEFAULT_LIMIT = DEFAULT_MAX_LINE;
 const RESOLVED = Promise.resolve();
 const NEWLINE = Buffer.from("\n");
+
+// What a pool may do to a Connection and its users may not. These are not methods, so they
+// stay off the public surface (src/index.ts does not export them); the class body installs
+// them, where its private fields are in reach.
+
+/**
+ * Sets who `conn[Symbol.asyncDispose]` hands the connection back to (a pool's lease);
+ * `undefined` detaches, so disposing closes it again.
+ */
+export let lendConnection: (conn: Connection, owner: ConnectionOwner | undefined) => void;
+
+/**
+ * Calls `listener` whenever bytes, EOF, an error or a close arrive while no read is pending
+ * (`undefined` stops). This is how an idle pooled socket that the peer closed, reset or wrote
+ * to is noticed at once, without a timer.
+ */
+export let watchIdle: (conn: Connection, listener: (() => void) | undefined) => void;
 
 /**
  * Promises over a `net.Socket` or `tls.TLSSocket`: asyncio's StreamReader and StreamWriter
@@ -197,14 +214,12 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
   }
 
   static {
-    installLendingHooks({
-      lend: (conn, owner) => {
-        conn.#owner = owner;
-      },
-      watchIdle: (conn, listener) => {
-        conn.#watcher = listener;
-      },
-    });
+    lendConnection = (conn, owner) => {
+      conn.#owner = owner;
+    };
+    watchIdle = (conn, listener) => {
+      conn.#watcher = listener;
+    };
   }
 
   /**

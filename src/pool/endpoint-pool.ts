@@ -1,5 +1,5 @@
 import type { Connection } from "../connection/connection.js";
-import { lendConnection, watchIdle } from "../connection/lending.js";
+import { lendConnection, watchIdle } from "../connection/connection.js";
 import type { Endpoint } from "../endpoint.js";
 import { AbortError, AcquireTimeoutError, NotBorrowedError, PoolClosedError, QueueFullError } from "../errors.js";
 import { armCancel, type WaitOptions } from "../internal/cancel.js";

@@ -1,5 +1,5 @@
 import type { Decoder } from "../codec/codec.js";
-import { lengthPrefixedCodec } from "../codec/length-prefixed.js";
+import { DEFAULT_MAX_FRAME_SIZE, lengthPrefixedCodec } from "../codec/length-prefixed.js";
 import { BadFrameError, LimitExceededError } from "../errors.js";
 
 /**
@@ -20,8 +20,8 @@ export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 export const BODY_HEADER = 5;
 /** Bytes before the body: the u32 length. */
 export const LENGTH_HEADER = 4;
-/** Default largest body (kind + id + payload) in bytes: 1 MiB. */
-export const DEFAULT_MAX_FRAME_SIZE = 1024 * 1024;
+/** Default largest body (kind + id + payload) in bytes: the codec's default frame size, 1 MiB. */
+export { DEFAULT_MAX_FRAME_SIZE };
 /** Largest id; ids are u32. */
 export const MAX_ID = 0xffffffff;
 

@@ -72,6 +72,8 @@ export interface RpcServerStats extends ServerStats {
    * `highWaterMark` (a client not reading them); it reads again once they drain.
    */
   slowReaderPauses: number;
+  /** Handlers running now, across connections. */
+  running: number;
 }
 
 /**
@@ -91,6 +93,7 @@ export class RpcServer implements AsyncDisposable {
     cancelled: 0,
     protocolErrors: 0,
     slowReaderPauses: 0,
+    running: 0,
   };
 
   /** Throws InvalidArgumentError naming the option and value when a handler or option is bad. */

@@ -44,6 +44,8 @@ export const DEFAULT_RPC_HIGH_WATER_MARK = 1024 * 1024;
 export interface RpcSessionCounters extends RpcCounters {
   /** Times a connection stopped reading because its unsent bytes passed `highWaterMark`. */
   slowReaderPauses: number;
+  /** Handlers running now (a gauge, across the connections sharing these counters). */
+  running: number;
 }
 
 /** Largest chunk taken per read: bounds what one read adds past a full backlog. */
@@ -227,6 +229,7 @@ export class RpcSession {
   #start(job: Job): void {
     job.state = "running";
     this.#running++;
+    if (this.#counters) this.#counters.running++;
     let result: RpcReply | Promise<RpcReply>;
     try {
       result = this.#handler(job.ctx.payload, job.ctx);
@@ -244,6 +247,7 @@ export class RpcSession {
 
   #finish(job: Job, reply: RpcReply, err: unknown): void {
     this.#running--;
+    if (this.#counters) this.#counters.running--;
     const id = job.ctx.id;
     if (this.#jobs.get(id) === job) {
       this.#jobs.delete(id);

@@ -12,7 +12,7 @@ import {
   ReadTimeoutError,
   WriteTimeoutError,
 } from "sockpool";
-import { watchIdle } from "../../src/connection/lending.js";
+import { watchIdle } from "../../src/connection/connection.js";
 import { assertNoOpenSockets, echoServer, rawServer, rejectsWith, TEST_TIMEOUT, until } from "../helpers/net.js";
 
 const opts = { timeout: TEST_TIMEOUT };

@@ -342,11 +342,22 @@ describe("use()", () => {
     const server = await echoServer(t);
     const pool = testPool(t);
     const ac = new AbortController();
-    const running = pool.use(server.endpoint, (c) => c.readLine(), { signal: ac.signal });
-    await new Promise((r) => setImmediate(r));
+    let started!: () => void;
+    const fnStarted = new Promise<void>((r) => (started = r));
+    const running = pool.use(
+      server.endpoint,
+      (c) => {
+        const line = c.readLine(); // pending: the echo server has nothing to say yet
+        started();
+        return line;
+      },
+      { signal: ac.signal },
+    );
+    await fnStarted; // fn runs, its read is pending
     ac.abort();
     await rejectsWith(running, AbortError, "ERR_SOCKPOOL_ABORTED");
     assert.equal(pool.stats().open, 0);
+    assert.equal(pool.stats().destroyed, 1, "the socket was destroyed, not returned");
   });
 
   it("rejects after close with PoolClosedError", opts, async (t) => {

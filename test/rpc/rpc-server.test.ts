@@ -164,9 +164,14 @@ describe("createRpcEchoServer", () => {
     const ch = await openChannel(endpoint);
     t.after(() => ch.destroy());
     const start = performance.now();
-    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => ch.request(`e${i}`)));
+    const pending = Promise.all(Array.from({ length: 20 }, (_, i) => ch.request(`e${i}`)));
+    // All twenty delays run at once: none waits for another to finish.
+    await until(() => server.stats().running === 20, "twenty handlers running at once");
+    assert.equal(server.stats().replies, 0);
+    const replies = await pending;
     for (const [i, r] of replies.entries()) assert.equal(r.toString(), `e${i}`);
-    assert.ok(performance.now() - start >= 95);
+    assert.ok(performance.now() - start >= 95, "each reply waited its delay");
+    assert.equal(server.stats().running, 0);
     await rejectsWith(ch.request("slow", { timeout: 10 }), Error, "ERR_SOCKPOOL_REQUEST_TIMEOUT");
     await until(() => server.stats().cancelled === 1, "cancel reached the echo server");
   });
