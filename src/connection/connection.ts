@@ -1,21 +1,14 @@
 import type { Socket } from "node:net";
+import type { Decoder } from "../codec/codec.js";
 import { DEFAULT_MAX_LINE } from "../codec/lines.js";
-import {
-  AbortError,
-  ConnectionClosedError,
-  IncompleteReadError,
-  InvalidArgumentError,
-  LimitExceededError,
-  quote,
-  ReadInProgressError,
-  ReadTimeoutError,
-  WriteTimeoutError,
-  wrapSocketError,
-} from "../errors.js";
-import { armCancel, type WaitOptions } from "../internal/cancel.js";
-import { type Deferred, deferred } from "../internal/deferred.js";
+import { ConnectionClosedError, wrapSocketError } from "../errors.js";
+import type { WaitOptions } from "../internal/cancel.js";
+import { deferred } from "../internal/deferred.js";
 import { startTimer } from "../internal/timer.js";
-import { ReadBuffer } from "./read-buffer.js";
+import { Reader, type ReadUntilOptions } from "./reader.js";
+import { Writer } from "./writer.js";
+
+export type { ReadUntilOptions } from "./reader.js";
 
 /** Per-connection settings; every duration is in milliseconds. */
 export interface ConnectionOptions {
@@ -33,14 +26,9 @@ export interface ConnectionOptions {
   closeTimeout?: number | undefined;
 }
 
-export interface ReadUntilOptions extends WaitOptions {
-  /** Longest result accepted, separator included. Default: the connection's `limit`. */
-  max?: number | undefined;
-}
-
 /**
- * Who lends this connection out (a pool). When set, `[Symbol.asyncDispose]` hands the
- * connection back to it instead of closing it.
+ * Who lends this connection out (a pool's lease). When set, `[Symbol.asyncDispose]` hands
+ * the connection back to it instead of closing it.
  */
 export interface ConnectionOwner {
   release(conn: Connection): Promise<void>;
@@ -51,7 +39,6 @@ export type ConnectionState = "open" | "closing" | "closed";
 
 export const DEFAULT_LIMIT = DEFAULT_MAX_LINE;
 const RESOLVED = Promise.resolve();
-const NEWLINE = Buffer.from("\n");
 
 // What a pool may do to a Connection and its users may not. These are not methods, so they
 // stay off the public surface (src/index.ts does not export them); the class body installs
@@ -73,60 +60,25 @@ export let watchIdle: (conn: Connection, listener: (() => void) | undefined) => 
 /**
  * Promises over a `net.Socket` or `tls.TLSSocket`: asyncio's StreamReader and StreamWriter
  * in one object. One read runs at a time; writes resolve when the socket takes the bytes.
+ * The read side is a {@link Reader} (connection/reader.ts), the write side a {@link Writer}
+ * (connection/writer.ts); this class wires them to the socket and owns the lifecycle.
  *
  * State:
- * - `#buffer`: unread bytes, EOF and the first socket error (see {@link ReadBuffer}).
- * - `#reading`: the name of the pending read, or undefined; `#wake` resolves its wait.
- * - `#paused`: whether we paused the socket for flow control (never while a read waits).
- * - `#drains`: writes waiting for `drain`, oldest first.
- * - `#dirty`: an operation failed or was cancelled mid-way, so the byte stream may be out of
- *   step with the protocol; a pool never lends a dirty connection again.
- * - `#state`: see {@link ConnectionState}; `#closed` resolves on the socket's `close`.
+ * - `#state`: see {@link ConnectionState}; `#closing`: the close() promise once closing;
+ *   `#closed` resolves on the socket's `close`.
+ * - `#owner`: the pool lease this connection is lent to, if any.
  */
 export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
   readonly #socket: Socket;
   readonly #where: string;
-  readonly #buffer = new ReadBuffer();
-  readonly #limit: number;
-  readonly #readTimeout: number | undefined;
-  readonly #writeTimeout: number | undefined;
+  readonly #reader: Reader;
+  readonly #writer: Writer;
   readonly #closeTimeout: number;
-  #reading: string | undefined;
-  #wake: (() => void) | undefined;
-  #paused = false;
-  #drains: Deferred<void>[] = [];
-  #dirty = false;
   #state: ConnectionState = "open";
   #closing: Promise<void> | undefined;
   readonly #closed = deferred<void>();
   #owner: ConnectionOwner | undefined;
-  #watcher: (() => void) | undefined;
   readonly #createdAt = Date.now();
-  /** The pending read's size argument (n for readExactly, max for readLine). One read at a time. */
-  #want = 0;
-
-  // Read attempts are built once per connection, not per call: a read on a hot path then
-  // allocates nothing but its result and promise.
-  readonly #exactly = (b: ReadBuffer): Buffer | undefined => {
-    const n = this.#want;
-    if (b.size >= n) return b.take(n);
-    if (b.error) throw b.error;
-    if (b.eof) throw new IncompleteReadError(b.takeAll(), n, this.#where);
-    return undefined;
-  };
-
-  readonly #line = (b: ReadBuffer): string | null | undefined => {
-    const max = this.#want;
-    const hit = b.indexOf(NEWLINE);
-    if (hit >= 0) {
-      if (hit > max) throw this.#limitError("line", max, hit);
-      return b.takeString(hit + 1, hit > 0 && b.byteAt(hit - 1) === 0x0d ? 2 : 1);
-    }
-    if (b.size > max) throw this.#limitError("line", max, b.size);
-    if (b.error) throw b.error;
-    if (b.eof) return b.size > 0 ? b.takeAll().toString("utf8") : null;
-    return undefined;
-  };
 
   /**
    * Wraps a connected socket. `where` names the peer in error messages (an endpoint key or
@@ -135,16 +87,27 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
   constructor(socket: Socket, where: string, options: ConnectionOptions = {}) {
     this.#socket = socket;
     this.#where = where;
-    this.#limit = options.limit ?? DEFAULT_LIMIT;
-    this.#readTimeout = options.readTimeout;
-    this.#writeTimeout = options.writeTimeout;
+    const reader = new Reader(socket, where, options.limit ?? DEFAULT_LIMIT, options.readTimeout);
+    this.#reader = reader;
+    this.#writer = new Writer(socket, where, options.writeTimeout, () => {
+      reader.dirty = true;
+    });
     this.#closeTimeout = options.closeTimeout ?? 2000;
-    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
-    socket.on("end", () => this.#onEnd());
-    socket.on("error", (err) => this.#onError(err));
-    socket.on("drain", () => this.#settleDrains());
+    socket.on("data", (chunk: Buffer) => reader.feed(chunk));
+    socket.on("end", () => reader.feedEof());
+    socket.on("error", (err) => reader.feedError(wrapSocketError(err, where)));
+    socket.on("drain", () => this.#writer.drain());
     socket.on("close", () => this.#onClose());
     if (socket.destroyed) queueMicrotask(() => this.#onClose());
+  }
+
+  static {
+    lendConnection = (conn, owner) => {
+      conn.#owner = owner;
+    };
+    watchIdle = (conn, listener) => {
+      conn.#reader.watcher = listener;
+    };
   }
 
   /** The peer's name as used in messages: the endpoint key or `address:port`. */
@@ -172,11 +135,11 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
   }
   /** Unread bytes held in the read buffer. */
   get bufferedLength(): number {
-    return this.#buffer.size;
+    return this.#reader.size;
   }
   /** The peer has half-closed (sent FIN) or the socket failed: no more bytes will arrive. */
   get readableEnded(): boolean {
-    return this.#buffer.ended;
+    return this.#reader.ended;
   }
   /** The socket can still take writes. */
   get writable(): boolean {
@@ -184,15 +147,15 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
   }
   /** The first socket error, wrapped (ConnectionResetError, SocketError…), if any. */
   get error(): Error | undefined {
-    return this.#buffer.error;
+    return this.#reader.error;
   }
   /** An operation failed or was cancelled mid-way: the stream may be out of step. */
   get dirty(): boolean {
-    return this.#dirty;
+    return this.#reader.dirty;
   }
   /** A read or a write waiting for drain is pending, or written bytes are not flushed. */
   get busy(): boolean {
-    return this.#reading !== undefined || this.#drains.length > 0 || this.#socket.writableLength > 0;
+    return this.#reader.busy || this.#writer.busy;
   }
   /** Bytes written but not yet taken by the kernel (the socket's `writableLength`). */
   get writableLength(): number {
@@ -213,28 +176,13 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     return this.#socket;
   }
 
-  static {
-    lendConnection = (conn, owner) => {
-      conn.#owner = owner;
-    };
-    watchIdle = (conn, listener) => {
-      conn.#watcher = listener;
-    };
-  }
-
   /**
    * Reads up to `max` bytes (default: the oldest buffered chunk, without copying). Resolves as
    * soon as at least one byte is available; resolves with an empty Buffer at EOF. Rejects
    * with ReadTimeoutError, AbortError, ReadInProgressError, or the socket's error.
    */
   read(max = Number.POSITIVE_INFINITY, options?: WaitOptions): Promise<Buffer> {
-    if (!(max > 0)) return Promise.reject(new InvalidArgumentError(`read max must be > 0, got ${quote(max)}`));
-    return this.#read("read()", options, (b) => {
-      if (b.size > 0) return b.takeChunk(max);
-      if (b.error) throw b.error;
-      if (b.eof) return EMPTY;
-      return undefined;
-    });
+    return this.#reader.read(max, options);
   }
 
   /**
@@ -242,10 +190,7 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
    * that came, which are consumed) if EOF arrives first. A timeout or abort consumes nothing.
    */
   readExactly(n: number, options?: WaitOptions): Promise<Buffer> {
-    if (!Number.isInteger(n) || n < 0) {
-      return Promise.reject(new InvalidArgumentError(`readExactly n must be an integer ≥ 0, got ${quote(n)}`));
-    }
-    return this.#read("readExactly()", options, this.#exactly, n);
+    return this.#reader.readExactly(n, options);
   }
 
   /**
@@ -255,11 +200,7 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
    * (partial consumed) at EOF without one.
    */
   readUntil(separator: string | Buffer, options?: ReadUntilOptions): Promise<Buffer> {
-    const sep = typeof separator === "string" ? Buffer.from(separator) : separator;
-    if (sep.length === 0) return Promise.reject(new InvalidArgumentError("readUntil separator must not be empty"));
-    const max = options?.max ?? this.#limit;
-    if (!isCount(max)) return Promise.reject(maxError("readUntil", max));
-    return this.#read("readUntil()", options, (b) => this.#scanUntil(b, sep, max));
+    return this.#reader.readUntil(separator, options);
   }
 
   /**
@@ -268,9 +209,35 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
    * `max` bytes (default: the connection's limit) without a newline.
    */
   readLine(options?: ReadUntilOptions): Promise<string | null> {
-    const max = options?.max ?? this.#limit;
-    if (!isCount(max)) return Promise.reject(maxError("readLine", max));
-    return this.#read("readLine()", options, this.#line, max);
+    return this.#reader.readLine(options);
+  }
+
+  /**
+   * Reads one frame through `decoder` (a codec's `decoder()`, e.g. `lengthPrefixedCodec()`),
+   * mini-redis's `read_frame`: the bytes go to the decoder, and frames it completes beyond
+   * this one wait for the next `readFrame` with the same decoder (a byte read meanwhile is
+   * refused). Resolves with the frame, or `null` at EOF between frames. Rejects with the
+   * decoder's LimitExceededError or BadFrameError (the connection is then dirty),
+   * IncompleteReadError at EOF inside a frame, ReadTimeoutError, AbortError, or the socket's
+   * error. Once a decoder has read from a connection, the bytes it holds are its own.
+   */
+  readFrame(decoder: Decoder, options?: WaitOptions): Promise<Buffer | null> {
+    return this.#reader.readFrame(decoder, options);
+  }
+
+  /**
+   * Like `readFrame`, but resolves with every frame complete so far (at least one), in
+   * order: one promise per batch, not per frame. Resolves with `[]` at EOF between frames.
+   */
+  readFrames(decoder: Decoder, options?: WaitOptions): Promise<Buffer[]> {
+    return this.#reader.readFrames(decoder, options);
+  }
+
+  /** Yields batches of frames through `decoder` until EOF (see `readFrames`). */
+  async *frames(decoder: Decoder): AsyncGenerator<Buffer[], void, undefined> {
+    for (let batch = await this.readFrames(decoder); batch.length > 0; batch = await this.readFrames(decoder)) {
+      yield batch;
+    }
   }
 
   /**
@@ -281,12 +248,7 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
    * aborted rejects with AbortError at once and writes nothing.
    */
   write(data: string | Uint8Array, options?: WaitOptions): Promise<void> {
-    if (options?.signal?.aborted) return Promise.reject(new AbortError("write()", options.signal.reason));
-    if (!this.writable) {
-      return Promise.reject(new ConnectionClosedError("write", this.#where, this.#buffer.error));
-    }
-    if (this.#socket.write(data)) return RESOLVED;
-    return this.#waitDrain(options);
+    return this.#writer.write(data, options, this.writable, this.#reader.error);
   }
 
   /**
@@ -298,27 +260,12 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
    * (`drain` alone would not do: it fires only once the queue passed the socket's own mark).
    */
   drained(): Promise<void> {
-    const socket = this.#socket;
-    if (socket.writableLength === 0 || !this.writable) return RESOLVED;
-    return new Promise<void>((resolve) => {
-      socket.write(EMPTY, () => resolve());
-    });
+    return this.#writer.drained(this.writable);
   }
 
   /** Half-closes: sends FIN after pending writes. Reading goes on. Resolves once flushed. */
   end(): Promise<void> {
-    const socket = this.#socket;
-    if (socket.destroyed || socket.writableFinished) return RESOLVED;
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        socket.off("finish", done);
-        socket.off("close", done);
-        resolve();
-      };
-      socket.once("finish", done);
-      socket.once("close", done);
-      if (!socket.writableEnded) socket.end();
-    });
+    return this.#writer.end();
   }
 
   /**
@@ -330,10 +277,10 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     if (this.#closing) return this.#closing;
     if (this.#state === "closed") return RESOLVED;
     this.#state = "closing";
-    this.#buffer.clear();
-    this.#resume();
+    this.#reader.discard();
     const timer = startTimer(() => this.#socket.destroy(), this.#closeTimeout);
-    this.#closing = this.end()
+    this.#closing = this.#writer
+      .end()
       .then(() => this.#closed.promise)
       .finally(() => clearTimeout(timer));
     return this.#closing;
@@ -344,14 +291,14 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
    * buffered are still read, then reads see EOF; later bytes are discarded. Writing goes on.
    */
   endInput(): void {
-    if (this.#buffer.ended) return;
-    this.#resume();
-    this.#onEnd();
+    if (this.#reader.ended) return;
+    this.#reader.resume();
+    this.#reader.feedEof();
   }
 
   /** Closes the socket at once; pending operations reject (with `err` if given). */
   destroy(err?: Error): void {
-    if (err !== undefined) this.#onError(err);
+    if (err !== undefined) this.#reader.feedError(wrapSocketError(err, this.#where));
     this.#socket.destroy();
   }
 
@@ -375,170 +322,11 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     }
   }
 
-  #scanUntil(b: ReadBuffer, sep: Buffer, max: number): Buffer | undefined {
-    const hit = b.indexOf(sep);
-    if (hit >= 0) {
-      if (hit + sep.length > max) throw this.#limitError("readUntil() result", max, hit + sep.length);
-      return b.take(hit + sep.length);
-    }
-    if (b.size > max) throw this.#limitError("readUntil() result", max, b.size);
-    if (b.error) throw b.error;
-    if (b.eof) throw new IncompleteReadError(b.takeAll(), undefined, this.#where);
-    return undefined;
-  }
-
-  #limitError(what: string, max: number, seen: number): LimitExceededError {
-    this.#dirty = true;
-    return new LimitExceededError(`${what} on ${this.#where}`, max, seen, this.#where);
-  }
-
-  /**
-   * Runs one read: `attempt` returns a result, throws, or returns undefined for "need more
-   * bytes". Waits for data between attempts with one timer and one abort listener for the
-   * whole read. The socket is never paused while a read waits; each attempt bounds what it
-   * lets accumulate (readUntil's max, readExactly's n).
-   */
-  #read<T>(
-    name: string,
-    options: WaitOptions | undefined,
-    attempt: (b: ReadBuffer) => T | undefined,
-    want = 0,
-  ): Promise<T> {
-    if (this.#reading !== undefined) return Promise.reject(new ReadInProgressError(name, this.#reading));
-    if (this.#closing !== undefined) return Promise.reject(new ConnectionClosedError(name, this.#where));
-    if (options?.signal?.aborted) return Promise.reject(new AbortError(name, options.signal.reason));
-    this.#want = want; // only once the read is admitted: a refused read must not change it
-    // Fast path: the buffer already answers, so no wait, timer or listener is set up.
-    try {
-      const result = this.#attempt(attempt);
-      if (result !== undefined) return Promise.resolve(result);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.#wait(name, options, attempt);
-  }
-
-  /** The slow path of `#read`: waits for data, EOF, an error, a timeout or an abort. */
-  async #wait<T>(
-    name: string,
-    options: WaitOptions | undefined,
-    attempt: (b: ReadBuffer) => T | undefined,
-  ): Promise<T> {
-    this.#reading = name;
-    let cancelled: Error | undefined;
-    const timeout = options?.timeout ?? this.#readTimeout;
-    const disarm = armCancel(
-      name,
-      { signal: options?.signal, timeout },
-      (ms) => new ReadTimeoutError(name, ms, this.#where),
-      (err) => {
-        cancelled = err;
-        this.#wake?.();
-      },
-    );
-    try {
-      for (;;) {
-        if (cancelled) {
-          this.#dirty = true;
-          throw cancelled;
-        }
-        this.#resume();
-        await new Promise<void>((resolve) => {
-          this.#wake = resolve;
-        });
-        this.#wake = undefined;
-        const result = this.#attempt(attempt);
-        if (result !== undefined) return result;
-      }
-    } finally {
-      disarm();
-      this.#wake = undefined;
-      this.#reading = undefined;
-    }
-  }
-
-  #attempt<T>(attempt: (b: ReadBuffer) => T | undefined): T | undefined {
-    const result = attempt(this.#buffer);
-    if (result !== undefined && this.#paused && this.#buffer.size <= this.#limit) this.#resume();
-    return result;
-  }
-
-  #onData(chunk: Buffer): void {
-    if (this.#state !== "open") return; // closing: input is discarded
-    this.#buffer.feed(chunk);
-    if (this.#wake) {
-      this.#wake();
-      return;
-    }
-    if (!this.#paused && this.#buffer.size > 2 * this.#limit) {
-      this.#paused = true;
-      this.#socket.pause();
-    }
-    this.#watcher?.();
-  }
-
-  #onEnd(): void {
-    this.#buffer.feedEof();
-    this.#signal();
-  }
-
-  #onError(err: Error): void {
-    this.#buffer.feedError(wrapSocketError(err, this.#where));
-    this.#signal();
-  }
-
   #onClose(): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
-    if (!this.#buffer.ended) this.#buffer.feedError(new ConnectionClosedError("read", this.#where));
-    const err = new ConnectionClosedError("write", this.#where, this.#buffer.error);
-    for (const d of this.#drains.splice(0)) d.reject(err);
-    this.#signal();
+    this.#reader.closed();
+    this.#writer.fail(new ConnectionClosedError("write", this.#where, this.#reader.error));
     this.#closed.resolve();
   }
-
-  #signal(): void {
-    if (this.#wake) this.#wake();
-    else this.#watcher?.();
-  }
-
-  #resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    this.#socket.resume();
-  }
-
-  #waitDrain(options: WaitOptions | undefined): Promise<void> {
-    const d = deferred<void>();
-    this.#drains.push(d);
-    const timeout = options?.timeout ?? this.#writeTimeout;
-    if (options?.signal === undefined && timeout === undefined) return d.promise;
-    const disarm = armCancel(
-      "write()",
-      { signal: options?.signal, timeout },
-      (ms) => new WriteTimeoutError(ms, this.#where),
-      (err) => {
-        this.#dirty = true;
-        const i = this.#drains.indexOf(d);
-        if (i >= 0) this.#drains.splice(i, 1);
-        d.reject(err);
-      },
-    );
-    d.promise.then(disarm, disarm);
-    return d.promise;
-  }
-
-  #settleDrains(): void {
-    for (const d of this.#drains.splice(0)) d.resolve();
-  }
-}
-
-const EMPTY: Buffer = Buffer.alloc(0);
-
-function isCount(n: unknown): n is number {
-  return typeof n === "number" && Number.isInteger(n) && n >= 1;
-}
-
-function maxError(method: string, max: unknown): InvalidArgumentError {
-  return new InvalidArgumentError(`${method} max must be an integer ≥ 1, got ${quote(max)}`);
 }

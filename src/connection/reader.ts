@@ -1,0 +1,351 @@
+import type { Socket } from "node:net";
+import type { Decoder } from "../codec/codec.js";
+import {
+  AbortError,
+  ConnectionClosedError,
+  IncompleteReadError,
+  InvalidArgumentError,
+  LimitExceededError,
+  quote,
+  ReadInProgressError,
+  ReadTimeoutError,
+} from "../errors.js";
+import { armCancel, type WaitOptions } from "../internal/cancel.js";
+import { ReadBuffer } from "./read-buffer.js";
+
+export interface ReadUntilOptions extends WaitOptions {
+  /** Longest result accepted, separator included. Default: the connection's `limit`. */
+  max?: number | undefined;
+}
+
+/** One attempt of a read on the buffer: a result, a throw, or undefined for "need more bytes". */
+type Attempt<T> = (b: ReadBuffer) => T | undefined;
+
+const NEWLINE = Buffer.from("\n");
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/**
+ * The read side of a Connection (asyncio's StreamReader): a {@link ReadBuffer} fed by the
+ * socket, the one pending read, and flow control. Internal: Connection holds one and
+ * delegates its read methods to it.
+ *
+ * State:
+ * - `#buffer`: unread bytes, EOF and the first socket error.
+ * - `#reading`: the name of the pending read, or undefined; `#wake` resolves its wait;
+ *   `#want`: its size argument (n for readExactly, max for readLine).
+ * - `#paused`: whether we paused the socket for flow control (never while a read waits):
+ *   above 2 × limit unread bytes, resumed at ≤ limit or when a read waits.
+ * - `#frames[#frameAt..]`: frames a decoder completed that readFrame has not handed out
+ *   yet, and `#framesOf`: that decoder. Byte reads are refused while frames wait.
+ * - `dirty`: an operation failed or was cancelled mid-way, so the stream may be out of step.
+ * - `watcher`: told of bytes, EOF, errors and closes that arrive while no read is pending.
+ * - `discarding`: input is thrown away (the connection is closing).
+ */
+export class Reader {
+  readonly #socket: Socket;
+  readonly #where: string;
+  readonly #limit: number;
+  readonly #readTimeout: number | undefined;
+  readonly #buffer = new ReadBuffer();
+  #reading: string | undefined;
+  #wake: (() => void) | undefined;
+  #want = 0;
+  #paused = false;
+  #frames: Buffer[] | undefined;
+  #frameAt = 0;
+  #framesOf: Decoder | undefined;
+  dirty = false;
+  watcher: (() => void) | undefined;
+  discarding = false;
+
+  // Attempts are built once per reader, not per call: a read on a hot path then allocates
+  // nothing but its result and promise.
+  readonly #exactly: Attempt<Buffer> = (b) => {
+    const n = this.#want;
+    if (b.size >= n) return b.take(n);
+    if (b.error) throw b.error;
+    if (b.eof) throw new IncompleteReadError(b.takeAll(), n, this.#where);
+    return undefined;
+  };
+
+  readonly #line: Attempt<string | null> = (b) => {
+    const max = this.#want;
+    const hit = b.indexOf(NEWLINE);
+    if (hit >= 0) {
+      if (hit > max) throw this.#limitError("line", max, hit);
+      return b.takeString(hit + 1, hit > 0 && b.byteAt(hit - 1) === 0x0d ? 2 : 1);
+    }
+    if (b.size > max) throw this.#limitError("line", max, b.size);
+    if (b.error) throw b.error;
+    if (b.eof) return b.size > 0 ? b.takeAll().toString("utf8") : null;
+    return undefined;
+  };
+
+  constructor(socket: Socket, where: string, limit: number, readTimeout: number | undefined) {
+    this.#socket = socket;
+    this.#where = where;
+    this.#limit = limit;
+    this.#readTimeout = readTimeout;
+  }
+
+  get size(): number {
+    return this.#buffer.size;
+  }
+  get ended(): boolean {
+    return this.#buffer.ended;
+  }
+  get error(): Error | undefined {
+    return this.#buffer.error;
+  }
+  /** A read is pending. */
+  get busy(): boolean {
+    return this.#reading !== undefined;
+  }
+
+  // --- Fed by the connection ---------------------------------------------------------------
+
+  feed(chunk: Buffer): void {
+    if (this.discarding) return;
+    this.#buffer.feed(chunk);
+    if (this.#wake) {
+      this.#wake();
+      return;
+    }
+    if (!this.#paused && this.#buffer.size > 2 * this.#limit) {
+      this.#paused = true;
+      this.#socket.pause();
+    }
+    this.watcher?.();
+  }
+
+  feedEof(): void {
+    this.#buffer.feedEof();
+    this.#signal();
+  }
+
+  feedError(err: Error): void {
+    this.#buffer.feedError(err);
+    this.#signal();
+  }
+
+  /** The socket closed: reads fail from now on unless input had ended already. */
+  closed(): void {
+    if (!this.#buffer.ended) this.#buffer.feedError(new ConnectionClosedError("read", this.#where));
+    this.#signal();
+  }
+
+  /** Drops what is buffered and keeps draining the socket (so its FIN and close can come). */
+  discard(): void {
+    this.discarding = true;
+    this.#buffer.clear();
+    this.#frames = undefined;
+    this.resume();
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#socket.resume();
+  }
+
+  // --- Byte reads ----------------------------------------------------------------------------
+
+  read(max: number, options: WaitOptions | undefined): Promise<Buffer> {
+    if (!(max > 0)) return Promise.reject(new InvalidArgumentError(`read max must be > 0, got ${quote(max)}`));
+    return this.#read("read()", options, (b) => {
+      if (b.size > 0) return b.takeChunk(max);
+      if (b.error) throw b.error;
+      if (b.eof) return EMPTY;
+      return undefined;
+    });
+  }
+
+  readExactly(n: number, options: WaitOptions | undefined): Promise<Buffer> {
+    if (!Number.isInteger(n) || n < 0) {
+      return Promise.reject(new InvalidArgumentError(`readExactly n must be an integer ≥ 0, got ${quote(n)}`));
+    }
+    return this.#read("readExactly()", options, this.#exactly, n);
+  }
+
+  readUntil(separator: string | Buffer, options: ReadUntilOptions | undefined): Promise<Buffer> {
+    const sep = typeof separator === "string" ? Buffer.from(separator) : separator;
+    if (sep.length === 0) return Promise.reject(new InvalidArgumentError("readUntil separator must not be empty"));
+    const max = options?.max ?? this.#limit;
+    if (!isCount(max)) return Promise.reject(maxError("readUntil", max));
+    return this.#read("readUntil()", options, (b) => this.#scanUntil(b, sep, max));
+  }
+
+  readLine(options: ReadUntilOptions | undefined): Promise<string | null> {
+    const max = options?.max ?? this.#limit;
+    if (!isCount(max)) return Promise.reject(maxError("readLine", max));
+    return this.#read("readLine()", options, this.#line, max);
+  }
+
+  // --- Frame reads ---------------------------------------------------------------------------
+
+  readFrame(decoder: Decoder, options: WaitOptions | undefined): Promise<Buffer | null> {
+    const queued = this.#queuedFrames(decoder);
+    if (queued instanceof Error) return Promise.reject(queued);
+    if (queued !== undefined) return Promise.resolve(this.#shiftFrame(queued));
+    return this.#read("readFrame()", options, (b) => {
+      const frames = this.#decode(b, decoder);
+      if (frames === undefined) return undefined;
+      if (frames.length === 0) return null;
+      this.#frames = frames;
+      this.#frameAt = 0;
+      this.#framesOf = decoder;
+      return this.#shiftFrame(frames);
+    });
+  }
+
+  readFrames(decoder: Decoder, options: WaitOptions | undefined): Promise<Buffer[]> {
+    const queued = this.#queuedFrames(decoder);
+    if (queued instanceof Error) return Promise.reject(queued);
+    if (queued !== undefined) {
+      const rest = this.#frameAt === 0 ? queued : queued.slice(this.#frameAt);
+      this.#frames = undefined;
+      this.#framesOf = undefined;
+      return Promise.resolve(rest);
+    }
+    return this.#read("readFrames()", options, (b) => this.#decode(b, decoder));
+  }
+
+  /**
+   * Feeds every buffered byte to `decoder`: its frames, [] at a clean EOF (nothing pending),
+   * or undefined to wait for more. Throws the decoder's error (the stream is then dirty), the
+   * socket's error, or IncompleteReadError at EOF inside a frame.
+   */
+  #decode(b: ReadBuffer, decoder: Decoder): Buffer[] | undefined {
+    let frames: Buffer[] | undefined;
+    try {
+      for (let chunk = b.takeChunk(b.size); chunk.length > 0; chunk = b.takeChunk(b.size)) {
+        const got = decoder.push(chunk);
+        if (got.length > 0) frames = frames === undefined ? got : frames.concat(got);
+      }
+    } catch (err) {
+      this.dirty = true;
+      throw err;
+    }
+    if (frames !== undefined) return frames;
+    if (b.error) throw b.error;
+    if (b.eof) {
+      const partial = decoder.end();
+      if (partial === undefined) return [];
+      throw new IncompleteReadError(partial, undefined, this.#where);
+    }
+    return undefined;
+  }
+
+  #queuedFrames(decoder: Decoder): Buffer[] | Error | undefined {
+    if (this.#frames === undefined) return undefined;
+    if (this.#framesOf !== decoder) {
+      return new InvalidArgumentError(`frames of another decoder wait to be read on ${this.#where}`);
+    }
+    return this.#frames;
+  }
+
+  #shiftFrame(frames: Buffer[]): Buffer {
+    const frame = frames[this.#frameAt++] as Buffer;
+    if (this.#frameAt === frames.length) {
+      this.#frames = undefined;
+      this.#framesOf = undefined;
+    }
+    return frame;
+  }
+
+  // --- The one pending read ------------------------------------------------------------------
+
+  #scanUntil(b: ReadBuffer, sep: Buffer, max: number): Buffer | undefined {
+    const hit = b.indexOf(sep);
+    if (hit >= 0) {
+      if (hit + sep.length > max) throw this.#limitError("readUntil() result", max, hit + sep.length);
+      return b.take(hit + sep.length);
+    }
+    if (b.size > max) throw this.#limitError("readUntil() result", max, b.size);
+    if (b.error) throw b.error;
+    if (b.eof) throw new IncompleteReadError(b.takeAll(), undefined, this.#where);
+    return undefined;
+  }
+
+  #limitError(what: string, max: number, seen: number): LimitExceededError {
+    this.dirty = true;
+    return new LimitExceededError(`${what} on ${this.#where}`, max, seen, this.#where);
+  }
+
+  /**
+   * Runs one read: `attempt` returns a result, throws, or returns undefined for "need more
+   * bytes". Waits for data between attempts with one timer and one abort listener for the
+   * whole read. The socket is never paused while a read waits; each attempt bounds what it
+   * lets accumulate (readUntil's max, readExactly's n, the decoder's frame size).
+   */
+  #read<T>(name: string, options: WaitOptions | undefined, attempt: Attempt<T>, want = 0): Promise<T> {
+    if (this.#reading !== undefined) return Promise.reject(new ReadInProgressError(name, this.#reading));
+    if (this.discarding) return Promise.reject(new ConnectionClosedError(name, this.#where));
+    if (options?.signal?.aborted) return Promise.reject(new AbortError(name, options.signal.reason));
+    if (this.#frames !== undefined && name !== "readFrame()" && name !== "readFrames()") {
+      return Promise.reject(new InvalidArgumentError(`${name} while decoded frames wait on ${this.#where}`));
+    }
+    this.#want = want; // only once the read is admitted: a refused read must not change it
+    // Fast path: the buffer already answers, so no wait, timer or listener is set up.
+    try {
+      const result = this.#attempt(attempt);
+      if (result !== undefined) return Promise.resolve(result);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#wait(name, options, attempt);
+  }
+
+  /** The slow path of `#read`: waits for data, EOF, an error, a timeout or an abort. */
+  async #wait<T>(name: string, options: WaitOptions | undefined, attempt: Attempt<T>): Promise<T> {
+    this.#reading = name;
+    let cancelled: Error | undefined;
+    const disarm = armCancel(
+      name,
+      { signal: options?.signal, timeout: options?.timeout ?? this.#readTimeout },
+      (ms) => new ReadTimeoutError(name, ms, this.#where),
+      (err) => {
+        cancelled = err;
+        this.#wake?.();
+      },
+    );
+    try {
+      for (;;) {
+        if (cancelled) {
+          this.dirty = true;
+          throw cancelled;
+        }
+        this.resume();
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+        });
+        this.#wake = undefined;
+        const result = this.#attempt(attempt);
+        if (result !== undefined) return result;
+      }
+    } finally {
+      disarm();
+      this.#wake = undefined;
+      this.#reading = undefined;
+    }
+  }
+
+  #attempt<T>(attempt: Attempt<T>): T | undefined {
+    const result = attempt(this.#buffer);
+    if (result !== undefined && this.#paused && this.#buffer.size <= this.#limit) this.resume();
+    return result;
+  }
+
+  #signal(): void {
+    if (this.#wake) this.#wake();
+    else this.watcher?.();
+  }
+}
+
+function isCount(n: unknown): n is number {
+  return typeof n === "number" && Number.isInteger(n) && n >= 1;
+}
+
+function maxError(method: string, max: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(`${method} max must be an integer ≥ 1, got ${quote(max)}`);
+}
