@@ -32,6 +32,34 @@ export function lineCodec(options: LineCodecOptions = {}): Codec {
 const NEWLINE = Buffer.from("\n");
 
 /**
+ * The line scanner: finds where lines end in a stream fed chunk by chunk, and counts the bytes
+ * of the line in progress so that a line longer than its maximum is refused as soon as the
+ * maximum is passed, however the bytes are chunked. Each byte is looked at once. The line
+ * codec decodes with it and line servers guard their clients with it.
+ *
+ * State: `pending`: bytes of the unterminated line so far (0 right after a newline).
+ */
+export class LineScanner {
+  pending = 0;
+
+  /**
+   * The offset in `chunk` of the next `\n` at or after `from`, or -1 when the rest of the
+   * chunk continues the line in progress. Throws LimitExceededError (`what` names the line)
+   * when that line, without its `\n`, passes `max` bytes.
+   */
+  next(chunk: Buffer, from: number, max: number, what = "line"): number {
+    const nl = chunk.indexOf(0x0a, from);
+    const length = this.pending + (nl < 0 ? chunk.length : nl) - from;
+    if (length > max) {
+      this.pending = 0;
+      throw new LimitExceededError(what, max, length);
+    }
+    this.pending = nl < 0 ? length : 0;
+    return nl;
+  }
+}
+
+/**
  * Splits a byte stream into lines without rescanning: each byte is searched once, partial
  * lines wait as a list of chunks and are joined once when their newline arrives. A line
  * longer than the maximum throws {@link LimitExceededError} as soon as the limit is passed,
@@ -40,6 +68,7 @@ const NEWLINE = Buffer.from("\n");
 export class LineDecoder implements Decoder {
   readonly #max: number;
   readonly #strip: boolean;
+  readonly #scanner = new LineScanner();
   #parts: Buffer[] = [];
   #pending = 0;
   #error: Error | undefined;
@@ -57,38 +86,35 @@ export class LineDecoder implements Decoder {
     if (this.#error) throw this.#error;
     const out: Buffer[] = [];
     let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(0x0a, start);
-      if (nl < 0) break;
-      const piece = chunk.subarray(start, nl + 1);
-      this.#checkLength(this.#pending + piece.length - 1);
-      out.push(this.#finish(piece));
-      start = nl + 1;
+    try {
+      for (
+        let nl = this.#scanner.next(chunk, 0, this.#max);
+        nl >= 0;
+        nl = this.#scanner.next(chunk, start, this.#max)
+      ) {
+        out.push(this.#finish(chunk.subarray(start, nl + 1)));
+        start = nl + 1;
+      }
+    } catch (err) {
+      this.#parts = [];
+      this.#pending = 0;
+      this.#error = err as Error;
+      throw err;
     }
     if (start < chunk.length) {
-      const rest = chunk.subarray(start);
-      this.#checkLength(this.#pending + rest.length);
-      this.#parts.push(rest);
-      this.#pending += rest.length;
+      this.#parts.push(chunk.subarray(start));
+      this.#pending += chunk.length - start;
     }
     return out;
   }
 
   end(): Buffer | undefined {
+    this.#scanner.pending = 0;
     if (this.#pending === 0) return undefined;
     const rest = Buffer.concat(this.#parts, this.#pending);
     this.#parts = [];
     this.#pending = 0;
     return rest;
-  }
-
-  #checkLength(length: number): void {
-    if (length <= this.#max) return;
-    const consumed = length;
-    this.#parts = [];
-    this.#pending = 0;
-    this.#error = new LimitExceededError("line", this.#max, consumed);
-    throw this.#error;
   }
 
   #finish(piece: Buffer): Buffer {
