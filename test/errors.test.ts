@@ -3,9 +3,11 @@ import { describe, it } from "node:test";
 import {
   AbortError,
   ConnectError,
+  ConnectionClosedError,
   ConnectionResetError,
   IncompleteReadError,
   InvalidArgumentError,
+  ReadTimeoutError,
   SocketError,
   SockpoolError,
 } from "sockpool";
@@ -33,6 +35,27 @@ describe("errors", () => {
     const err = new IncompleteReadError(Buffer.from("ab"), 5);
     assert.deepEqual([err.partial.toString(), err.expected], ["ab", 5]);
     assert.match(err.message, /after 2 bytes while waiting for 5 bytes/);
+  });
+
+  it("instanceof works across two copies of sockpool: classes compare a registry brand", () => {
+    // What a second installed copy's ConnectError looks like to this copy: another prototype
+    // chain, the same Symbol.for brand.
+    const foreign = Object.assign(Object.create(Error.prototype) as Error, { message: "elsewhere" });
+    Object.defineProperty(foreign, Symbol.for("sockpool.error.code"), { value: "ERR_SOCKPOOL_CONNECT" });
+    assert.ok(foreign instanceof ConnectError);
+    assert.ok(foreign instanceof SockpoolError);
+    assert.ok(!(foreign instanceof AbortError), "another code is another class");
+    assert.ok(!(new Error("plain") instanceof SockpoolError));
+    assert.ok(!((null as unknown as object) instanceof SockpoolError));
+  });
+
+  it("types each class's code as its literal, and puts the peer on errors about one", () => {
+    const closed = new ConnectionClosedError("read", "10.0.0.1:80");
+    const literal: "ERR_SOCKPOOL_CONNECTION_CLOSED" = closed.code;
+    assert.equal(literal, ConnectionClosedError.CODE);
+    assert.deepEqual([closed.peer, closed.operation], ["10.0.0.1:80", "read"]);
+    const timeout = new ReadTimeoutError("readLine()", 50, "10.0.0.2:81");
+    assert.deepEqual([timeout.peer, timeout.timeout], ["10.0.0.2:81", 50]);
   });
 
   it("wraps resets and other system errors, keeping the cause", () => {
