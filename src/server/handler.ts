@@ -1,6 +1,6 @@
 import { InvalidArgumentError, quote } from "../errors.js";
-import type { Protocol, ProtocolFactory } from "./protocol.js";
-import type { StreamHandler } from "./stream-client.js";
+import type { StreamHandler } from "./stream-runner.js";
+import type { Protocol, ProtocolFactory } from "./transport.js";
 
 /** How the server runs each connection. */
 export type ResolvedHandler = { kind: "stream"; run: StreamHandler } | { kind: "protocol"; make: () => Protocol };

@@ -4,7 +4,6 @@ export { createEchoServer, type EchoServerOptions } from "./builtins/echo.js";
 export { createPrintServer, type PrintServerOptions } from "./builtins/print.js";
 export { type ClusterHandle, type ClusterOptions, runCluster } from "./cluster.js";
 export type { BroadcastResult, SlowClientPolicy } from "./hub.js";
-export { type Protocol, type ProtocolFactory, Transport, type TransportState } from "./protocol.js";
 export {
   createServer,
   type ListenOptions,
@@ -14,4 +13,5 @@ export {
   type ServerState,
   type ServerStats,
 } from "./server.js";
-export type { StreamHandler } from "./stream-client.js";
+export type { StreamHandler } from "./stream-runner.js";
+export { type Protocol, type ProtocolFactory, Transport, type TransportState } from "./transport.js";

@@ -1,8 +1,9 @@
 import type tls from "node:tls";
+import { DEFAULT_MAX_LINE } from "../codec/lines.js";
 import type { ConnectionOptions } from "../connection/connection.js";
 import { MAX_UNIX_PATH_BYTES } from "../endpoint.js";
 import { InvalidArgumentError, quote } from "../errors.js";
-import type { Schema } from "../internal/validate.js";
+import { type Schema, validateOptions } from "../internal/validate.js";
 import type { SlowClientPolicy } from "./hub.js";
 
 /** Every duration is in ms; every limit is off (Infinity) unless set. */
@@ -122,4 +123,58 @@ export function checkListenTarget(port: number, path: string | undefined): void 
       `listen options.path is longer than ${MAX_UNIX_PATH_BYTES} bytes (${Buffer.byteLength(path)}), got ${quote(path)}`,
     );
   }
+}
+
+/** The limits every line-based built-in server starts from (ack --per-line, chat, print). */
+export const LINE_SERVER_DEFAULTS = { maxLineLength: DEFAULT_MAX_LINE, lineTimeout: 30_000 } as const;
+
+const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+
+/** Server options after defaults: what the server and its sessions read. Internal. */
+export interface ServerSettings {
+  readonly maxConnections: number;
+  readonly maxConnectionsPerAddress: number | undefined;
+  readonly idleTimeout: number;
+  readonly maxLineLength: number;
+  readonly lineTimeout: number;
+  readonly highWaterMark: number;
+  readonly slowClientPolicy: SlowClientPolicy;
+  /** Each stream handler's Connection options (`limit` defaults to `maxLineLength`). */
+  readonly connection: ConnectionOptions;
+  readonly handshakeTimeout: number;
+  readonly closeTimeout: number;
+  readonly noDelay: boolean;
+  readonly keepAlive: boolean;
+  /** Whether the line guard runs: a line limit or deadline is set. */
+  readonly guardsLines: boolean;
+}
+
+/**
+ * Checks server options once (InvalidArgumentError naming the key and value; `0` for a
+ * connection limit is refused as ambiguous) and fills in the defaults.
+ */
+export function resolveServerOptions(options: ServerOptions = {}): ServerSettings {
+  if (options?.maxConnections === 0 || options?.maxConnectionsPerAddress === 0) {
+    const key = options.maxConnections === 0 ? "maxConnections" : "maxConnectionsPerAddress";
+    throw new InvalidArgumentError(`server options.${key} 0 is ambiguous: use Infinity for no limit, got 0`);
+  }
+  validateOptions("server options", options, serverOptionsSchema);
+  const maxLineLength = options.maxLineLength ?? Number.POSITIVE_INFINITY;
+  const lineTimeout = options.lineTimeout ?? Number.POSITIVE_INFINITY;
+  const limit = options.connection?.limit ?? options.maxLineLength;
+  return {
+    maxConnections: options.maxConnections ?? Number.POSITIVE_INFINITY,
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress,
+    idleTimeout: options.idleTimeout ?? Number.POSITIVE_INFINITY,
+    maxLineLength,
+    lineTimeout,
+    highWaterMark: options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+    slowClientPolicy: options.slowClientPolicy ?? "disconnect",
+    connection: { ...options.connection, ...(limit !== undefined && { limit }) },
+    handshakeTimeout: options.handshakeTimeout ?? 5000,
+    closeTimeout: options.closeTimeout ?? 10_000,
+    noDelay: options.noDelay ?? true,
+    keepAlive: options.keepAlive ?? true,
+    guardsLines: Number.isFinite(maxLineLength) || Number.isFinite(lineTimeout),
+  };
 }

@@ -1,32 +1,33 @@
 import { EventEmitter } from "node:events";
 import net from "node:net";
 import tls from "node:tls";
-import type { Connection, ConnectionOptions } from "../connection/connection.js";
+import type { Connection } from "../connection/connection.js";
 import { InvalidArgumentError, quote, ServerClosedError, SocketError } from "../errors.js";
 import { deferred } from "../internal/deferred.js";
 import { checkingInvariants, invariant } from "../internal/invariant.js";
 import { startTimer } from "../internal/timer.js";
 import { validateOptions } from "../internal/validate.js";
-import type { Client, ClientHost, PolicyStat } from "./client.js";
 import { type ResolvedHandler, resolveHandler, type ServerHandler } from "./handler.js";
 import { type BroadcastResult, Hub } from "./hub.js";
 import {
   checkListenTarget,
   type ListenOptions,
   listenOptionsSchema,
+  resolveServerOptions,
   type ServerOptions,
+  type ServerSettings,
   type ServerState,
   type ServerStats,
-  serverOptionsSchema,
   tlsServerOptions,
 } from "./options.js";
-import { Transport } from "./protocol.js";
-import { StreamClient } from "./stream-client.js";
+import { type PolicyStat, Session, type SessionHost } from "./session.js";
+import { StreamRunner } from "./stream-runner.js";
+import { protocolRunner, type Transport } from "./transport.js";
 
 export type { ServerHandler } from "./handler.js";
 export type { ListenOptions, ServerOptions, ServerState, ServerStats } from "./options.js";
 
-const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+type Counts = Omit<ServerStats, "state" | "current" | "bytesIn" | "bytesOut">;
 
 /**
  * An async server: every client on one event loop, with limits, broadcast and graceful close.
@@ -38,23 +39,21 @@ const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
  * - `#sessions`: every client whose socket has not closed; `#perAddress`: their count by
  *   remote address, kept only with `maxConnectionsPerAddress` (entries at zero are deleted).
  *   `stats.current === #sessions.size`.
+ * - `#host`: what sessions see of the server (settings, report, count, ended): a private
+ *   object, so none of it is on the public surface.
  * - `#closedBytesIn/Out`: bytes of sessions already closed (live ones are summed on demand).
  * - `#drained`: resolves when `#sessions` empties while closing.
  */
-export class Server extends EventEmitter implements ClientHost, AsyncDisposable {
-  readonly handler: ResolvedHandler;
-  readonly idleTimeout: number;
-  readonly maxLineLength: number;
-  readonly lineTimeout: number;
-  readonly highWaterMark: number;
-  readonly connection: ConnectionOptions;
-  readonly #options: ServerOptions;
+export class Server extends EventEmitter implements AsyncDisposable {
+  readonly #settings: ServerSettings;
+  readonly #handler: ResolvedHandler;
   readonly #hub: Hub;
+  readonly #host: SessionHost;
   #state: ServerState = "idle";
   #listener: net.Server | undefined;
-  readonly #sessions = new Set<Client>();
+  readonly #sessions = new Set<Session>();
   readonly #perAddress = new Map<string, number>();
-  readonly #counts = {
+  readonly #counts: Counts = {
     total: 0,
     rejected: 0,
     dropped: 0,
@@ -71,22 +70,20 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
   #closing: Promise<void> | undefined;
   readonly #drained = deferred<void>();
 
+  /** Throws InvalidArgumentError naming the option and value when a handler or option is bad. */
   constructor(handler: ServerHandler, options: ServerOptions = {}) {
     super();
-    this.handler = resolveHandler(handler);
-    if (options?.maxConnections === 0 || options?.maxConnectionsPerAddress === 0) {
-      const key = options.maxConnections === 0 ? "maxConnections" : "maxConnectionsPerAddress";
-      throw new InvalidArgumentError(`server options.${key} 0 is ambiguous: use Infinity for no limit, got 0`);
-    }
-    validateOptions("server options", options, serverOptionsSchema);
-    this.#options = options;
-    this.idleTimeout = options.idleTimeout ?? Number.POSITIVE_INFINITY;
-    this.maxLineLength = options.maxLineLength ?? Number.POSITIVE_INFINITY;
-    this.lineTimeout = options.lineTimeout ?? Number.POSITIVE_INFINITY;
-    this.highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-    const limit = options.connection?.limit ?? options.maxLineLength;
-    this.connection = { ...options.connection, ...(limit !== undefined && { limit }) };
-    this.#hub = new Hub(this.highWaterMark, options.slowClientPolicy ?? "disconnect");
+    this.#handler = resolveHandler(handler);
+    this.#settings = resolveServerOptions(options);
+    this.#hub = new Hub(this.#settings.highWaterMark, this.#settings.slowClientPolicy);
+    this.#host = {
+      settings: this.#settings,
+      report: (err, handle) => this.#report(err, handle),
+      count: (stat: PolicyStat | "clientErrors") => {
+        this.#counts[stat]++;
+      },
+      ended: (session) => this.#ended(session),
+    };
   }
 
   get state(): ServerState {
@@ -106,7 +103,7 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
     checkListenTarget(port, path);
     const onSocket = (socket: net.Socket) => this.#accept(socket);
     const listener = tlsOptions
-      ? tls.createServer(tlsServerOptions(tlsOptions, this.#options.handshakeTimeout), onSocket)
+      ? tls.createServer(tlsServerOptions(tlsOptions, this.#settings.handshakeTimeout), onSocket)
       : net.createServer({ allowHalfOpen: true }, onSocket);
     if (tlsOptions) listener.on("tlsClientError", () => this.#counts.tlsErrors++);
     this.#listener = listener;
@@ -123,7 +120,7 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
         resolve();
       });
     });
-    listener.on("error", (err) => this.report(new SocketError(`server on ${where}`, err), undefined));
+    listener.on("error", (err) => this.#report(new SocketError(`server on ${where}`, err), undefined));
     if (this.#state === "idle") this.#state = "listening";
     else listener.close(); // close() ran while binding
   }
@@ -146,7 +143,7 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
   /** The connected clients' handles (Connection or Transport), in accept order. */
   clients(): (Connection | Transport)[] {
     const out: (Connection | Transport)[] = [];
-    for (const s of this.#sessions) if (s.handle) out.push(s.handle);
+    for (const s of this.#sessions) if (s.handle) out.push(s.handle as Connection | Transport);
     return out;
   }
 
@@ -161,8 +158,8 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
   }
 
   /**
-   * Graceful close: stops accepting at once; ends every client's input (buffered requests
-   * are still read, then handlers see EOF, finish, and their connections close with a FIN);
+   * Graceful close: stops accepting at once; ends every client's input (what was received is
+   * still delivered, then handlers see EOF, finish, and their connections close with a FIN);
    * after `timeout` ms (default `closeTimeout`, 10 000) destroys what remains. Resolves when
    * the listener and every client socket are closed. Idempotent: callers share one promise,
    * which never rejects.
@@ -170,9 +167,8 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
   close(options?: { timeout?: number | undefined }): Promise<void> {
     validateOptions("close options", options, { timeout: "ms?" });
     if (this.#closing) return this.#closing;
-    const timeout = options?.timeout ?? this.#options.closeTimeout ?? 10_000;
     this.#state = "closing";
-    this.#closing = this.#shutdown(timeout);
+    this.#closing = this.#shutdown(options?.timeout ?? this.#settings.closeTimeout);
     return this.#closing;
   }
 
@@ -186,27 +182,22 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
     return this.close();
   }
 
-  /** ClientHost: a handler or protocol error. */
-  report(err: unknown, handle: object | undefined): void {
+  /** A handler or protocol error: the `error` event, or stderr when nobody listens. */
+  #report(err: unknown, handle: object | undefined): void {
     this.#counts.handlerErrors++;
     if (this.listenerCount("error") > 0) this.emit("error", err, handle);
     else console.error(`sockpool server: ${err instanceof Error ? (err.stack ?? err.message) : quote(err)}`);
   }
 
-  /** ClientHost: a policy close or a client-caused handler end. */
-  count(stat: PolicyStat | "clientErrors"): void {
-    this.#counts[stat]++;
-  }
-
-  /** ClientHost: a client socket closed. */
-  ended(client: Client): void {
-    if (!this.#sessions.delete(client)) return;
-    this.#closedBytesIn += client.socket.bytesRead;
-    this.#closedBytesOut += client.socket.bytesWritten;
-    if (client.address !== undefined) {
-      const n = (this.#perAddress.get(client.address) ?? 1) - 1;
-      if (n > 0) this.#perAddress.set(client.address, n);
-      else this.#perAddress.delete(client.address);
+  /** A client socket closed. */
+  #ended(session: Session): void {
+    if (!this.#sessions.delete(session)) return;
+    this.#closedBytesIn += session.socket.bytesRead;
+    this.#closedBytesOut += session.socket.bytesWritten;
+    if (session.address !== undefined) {
+      const n = (this.#perAddress.get(session.address) ?? 1) - 1;
+      if (n > 0) this.#perAddress.set(session.address, n);
+      else this.#perAddress.delete(session.address);
     }
     if (this.#sessions.size === 0 && this.#state === "closing") this.#drained.resolve();
     if (checkingInvariants) this.#checkInvariants();
@@ -214,41 +205,34 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
 
   #accept(socket: net.Socket): void {
     if (this.#state !== "listening") return void socket.destroy();
-    const o = this.#options;
+    const s = this.#settings;
     let address: string | undefined;
-    if (o.maxConnectionsPerAddress !== undefined) {
+    if (s.maxConnectionsPerAddress !== undefined) {
       address = normalizeAddress(socket.remoteAddress);
-      if ((this.#perAddress.get(address) ?? 0) >= o.maxConnectionsPerAddress) {
-        this.#reject(socket);
+      if ((this.#perAddress.get(address) ?? 0) >= s.maxConnectionsPerAddress) return void this.#reject(socket);
+    }
+    if (this.#sessions.size >= s.maxConnections) return void this.#reject(socket);
+    if (s.noDelay) socket.setNoDelay(true);
+    if (s.keepAlive) socket.setKeepAlive(true, 30_000);
+    const session = new Session(this.#host, socket, address);
+    const h = this.#handler;
+    let runner: StreamRunner | ReturnType<typeof protocolRunner>;
+    if (h.kind === "stream") runner = new StreamRunner(session, h.run);
+    else {
+      try {
+        runner = protocolRunner(session, h.make());
+      } catch (err) {
+        this.#report(err, undefined); // the protocol factory threw: this client only
+        socket.on("error", noop);
+        socket.destroy();
         return;
       }
     }
-    if (this.#sessions.size >= (o.maxConnections ?? Number.POSITIVE_INFINITY)) {
-      this.#reject(socket);
-      return;
-    }
-    if (o.noDelay ?? true) socket.setNoDelay(true);
-    if (o.keepAlive ?? true) socket.setKeepAlive(true, 30_000);
-    const client = this.#client(socket, address);
-    if (client === undefined) return;
-    this.#sessions.add(client);
+    this.#sessions.add(session);
     if (address !== undefined) this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
     this.#counts.total++;
-    client.start();
+    session.start(runner);
     if (checkingInvariants) this.#checkInvariants();
-  }
-
-  #client(socket: net.Socket, address: string | undefined): Client | undefined {
-    const h = this.handler;
-    if (h.kind === "stream") return new StreamClient(this, socket, address, h.run);
-    try {
-      return new Transport(this, socket, address, h.make());
-    } catch (err) {
-      this.report(err, undefined); // the protocol factory threw: this client only
-      socket.on("error", noop);
-      socket.destroy();
-      return undefined;
-    }
   }
 
   #reject(socket: net.Socket): void {
@@ -259,8 +243,8 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
 
   #checkInvariants(): void {
     const n = this.#sessions.size;
-    invariant(n <= (this.#options.maxConnections ?? Number.POSITIVE_INFINITY), `${n} clients over maxConnections`);
-    if (this.#options.maxConnectionsPerAddress !== undefined) {
+    invariant(n <= this.#settings.maxConnections, `${n} clients over maxConnections`);
+    if (this.#settings.maxConnectionsPerAddress !== undefined) {
       let sum = 0;
       for (const count of this.#perAddress.values()) sum += count;
       invariant(sum === n, `per-address counts sum to ${sum}, but ${n} clients are connected`);
@@ -280,7 +264,7 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
       for (const s of this.#sessions) s.destroy(new ServerClosedError("serving this client"));
     }, timeout);
     await this.#drained.promise;
-    if (timer) clearTimeout(timer);
+    clearTimeout(timer);
     await listenerClosed;
     this.#state = "closed";
   }

@@ -1,4 +1,5 @@
 import { validateOptions } from "../../internal/validate.js";
+import { LINE_SERVER_DEFAULTS } from "../options.js";
 import { createServer, type Server, type ServerOptions } from "../server.js";
 
 export interface AckServerOptions extends ServerOptions {
@@ -15,6 +16,6 @@ export function createAckServer(options: AckServerOptions = {}): Server {
     async (conn) => {
       while ((await conn.readLine()) !== null) await conn.write(reply);
     },
-    { maxLineLength: 64 * 1024, lineTimeout: 30_000, ...serverOptions },
+    { ...LINE_SERVER_DEFAULTS, ...serverOptions },
   );
 }

@@ -1,3 +1,4 @@
+import { LINE_SERVER_DEFAULTS } from "../options.js";
 import { createServer, type Server, type ServerOptions } from "../server.js";
 
 /**
@@ -12,7 +13,7 @@ export function createChatServer(options: ServerOptions = {}): Server {
         server.broadcast(`${line}\n`, { except: conn });
       }
     },
-    { maxLineLength: 64 * 1024, lineTimeout: 30_000, ...options },
+    { ...LINE_SERVER_DEFAULTS, ...options },
   );
   return server;
 }

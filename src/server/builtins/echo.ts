@@ -1,7 +1,7 @@
 import { startTimer } from "../../internal/timer.js";
 import { validateOptions } from "../../internal/validate.js";
-import type { Protocol, Transport } from "../protocol.js";
 import { createServer, type Server, type ServerOptions } from "../server.js";
+import type { Protocol, Transport } from "../transport.js";
 
 export interface EchoServerOptions extends ServerOptions {
   /** Answer each message this many ms after it arrives (one at a time per client). Default 0. */

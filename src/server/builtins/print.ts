@@ -1,4 +1,5 @@
 import { validateOptions } from "../../internal/validate.js";
+import { LINE_SERVER_DEFAULTS } from "../options.js";
 import { createServer, type Server, type ServerOptions } from "../server.js";
 
 export interface PrintServerOptions extends ServerOptions {
@@ -14,6 +15,6 @@ export function createPrintServer(options: PrintServerOptions = {}): Server {
     async (conn) => {
       for (let line = await conn.readLine(); line !== null; line = await conn.readLine()) log(`${conn.where}: ${line}`);
     },
-    { maxLineLength: 64 * 1024, lineTimeout: 30_000, ...serverOptions },
+    { ...LINE_SERVER_DEFAULTS, ...serverOptions },
   );
 }

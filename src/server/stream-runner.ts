@@ -1,24 +1,24 @@
-import type { Socket } from "node:net";
 import { Connection } from "../connection/connection.js";
 import { ConnectionClosedError, ConnectionResetError, SocketError } from "../errors.js";
-import { Client, type ClientHost } from "./client.js";
+import type { Session, SessionRunner } from "./session.js";
 
 /** A stream handler: asyncio's `start_server` callback. The connection closes when it returns. */
 export type StreamHandler = (conn: Connection) => Promise<void> | void;
 
 /**
- * A client served by a stream handler on a {@link Connection}. When the handler returns the
- * connection closes gracefully (flush, FIN); when it throws, the error is reported unless
- * the peer or a server policy caused it, and the connection closes the same way.
+ * Runs a stream handler on a {@link Connection}. When the handler returns the connection
+ * closes gracefully (flush, FIN); when it throws, the error is reported unless the peer or a
+ * server policy caused it, and the connection closes the same way.
  *
  * State: `#conn` is set by `run()` and never changes.
  */
-export class StreamClient extends Client {
+export class StreamRunner implements SessionRunner {
+  readonly #session: Session;
   readonly #handler: StreamHandler;
   #conn: Connection | undefined;
 
-  constructor(host: ClientHost, socket: Socket, address: string | undefined, handler: StreamHandler) {
-    super(host, socket, address);
+  constructor(session: Session, handler: StreamHandler) {
+    this.#session = session;
     this.#handler = handler;
   }
 
@@ -26,18 +26,9 @@ export class StreamClient extends Client {
     return this.#conn;
   }
 
-  endInput(): void {
-    this.#conn?.endInput();
-  }
-
-  destroy(reason?: Error): void {
-    if (reason) this.reason ??= reason;
-    if (this.#conn) this.#conn.destroy(reason);
-    else this.socket.destroy();
-  }
-
-  protected run(): void {
-    const conn = new Connection(this.socket, this.where, this.host.connection);
+  run(): void {
+    const session = this.#session;
+    const conn = new Connection(session.socket, session.where, session.host.settings.connection);
     this.#conn = conn;
     let result: Promise<void> | void;
     try {
@@ -54,9 +45,21 @@ export class StreamClient extends Client {
     } else void conn.close();
   }
 
+  endInput(): void {
+    this.#conn?.endInput();
+  }
+
+  destroy(reason: Error | undefined): void {
+    if (this.#conn) this.#conn.destroy(reason);
+    else this.#session.socket.destroy();
+  }
+
+  closed(): void {}
+
   #failed(err: unknown, conn: Connection): void {
-    if (err === this.reason || err === conn.error || isPeerError(err)) this.host.count("clientErrors");
-    else this.host.report(err, conn);
+    const host = this.#session.host;
+    if (err === this.#session.reason || err === conn.error || isPeerError(err)) host.count("clientErrors");
+    else host.report(err, conn);
     void conn.close();
   }
 }

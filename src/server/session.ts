@@ -1,0 +1,192 @@
+import type { Socket } from "node:net";
+import { LineScanner } from "../codec/lines.js";
+import { LimitExceededError, ReadTimeoutError } from "../errors.js";
+import type { TimerHandle } from "../internal/clock.js";
+import { armsTimer, startTimer } from "../internal/timer.js";
+import type { HubMember } from "./hub.js";
+import type { ServerSettings } from "./options.js";
+
+/** Counters a session bumps on its server when it closes a client by policy. */
+export type PolicyStat = "idleTimeouts" | "lineTimeouts" | "linesTooLong" | "slowDisconnects";
+
+/** What a session needs from its server: the settings, and where to report. */
+export interface SessionHost {
+  readonly settings: ServerSettings;
+  /** A handler or protocol error (not the peer's doing, not a policy close). */
+  report(err: unknown, handle: object | undefined): void;
+  count(stat: PolicyStat | "clientErrors"): void;
+  /** The session's socket closed; called exactly once per session. */
+  ended(session: Session): void;
+}
+
+/**
+ * Runs the handler of one session: a stream handler on a Connection (stream-runner.ts) or
+ * protocol callbacks on a Transport (transport.ts). The session owns the socket's limits and
+ * its close; the runner owns reading, writing and the handler.
+ */
+export interface SessionRunner {
+  /** What the handler holds: the Connection (once running) or the Transport. */
+  readonly handle: object | undefined;
+  run(): void;
+  /** Server shutdown: input ends after what was received, so the handler finishes its work. */
+  endInput(): void;
+  /** Closes at once; a handler waiting on the connection sees `reason`. */
+  destroy(reason: Error | undefined): void;
+  /** The socket closed. */
+  closed(): void;
+}
+
+/** Accepted socket → its session, for the shared socket listeners (installed by Session). */
+const sessionOf = new WeakMap<Socket, Session>();
+let onTimeout: (this: Socket) => void;
+let onLineData: (this: Socket, chunk: Buffer) => void;
+let onClose: (this: Socket) => void;
+
+/**
+ * One accepted socket, and the per-connection limits a handler should not have to think
+ * about: the idle timeout, and for line-based servers the maximum line length and the
+ * per-line deadline (a slowloris trickling bytes is never idle, but its line never ends).
+ * The lines are found by the codec's {@link LineScanner}.
+ *
+ * Socket listeners are shared functions that find their session in `sessionOf`, so an idle
+ * connection costs no closures.
+ *
+ * State:
+ * - `#runner`: runs the handler; set by `start()`.
+ * - `#reason`: why the server closed this client (a policy error), or undefined.
+ * - `#lines`: the line guard's scanner (bytes of the unterminated line), with a line guard.
+ * - `#lineTimer`: armed while a line is unterminated and `lineTimeout` is finite; it started
+ *   with the line's first byte and is never pushed back by later bytes.
+ */
+export class Session implements HubMember {
+  readonly socket: Socket;
+  /** The remote address (IPv4-mapped IPv6 as IPv4) when per-address limits need it. */
+  readonly address: string | undefined;
+  readonly #host: SessionHost;
+  #runner: SessionRunner | undefined;
+  #reason: Error | undefined;
+  #lines: LineScanner | undefined;
+  #lineTimer: TimerHandle | undefined;
+
+  constructor(host: SessionHost, socket: Socket, address: string | undefined) {
+    this.#host = host;
+    this.socket = socket;
+    this.address = address;
+  }
+
+  /** The peer, as `address:port`, for messages. */
+  get where(): string {
+    const { remoteAddress: a, remotePort: p } = this.socket;
+    if (a === undefined || p === undefined) return "unix client";
+    return a.includes(":") ? `[${a}]:${p}` : `${a}:${p}`;
+  }
+
+  get host(): SessionHost {
+    return this.#host;
+  }
+
+  /** What the handler holds (see SessionRunner). */
+  get handle(): object | undefined {
+    return this.#runner?.handle;
+  }
+
+  /** Why the server closed this client, if it did. */
+  get reason(): Error | undefined {
+    return this.#reason;
+  }
+
+  /** Wires the limits and the close, then runs the handler through `runner`. */
+  start(runner: SessionRunner): void {
+    const { socket } = this;
+    const settings = this.#host.settings;
+    this.#runner = runner;
+    sessionOf.set(socket, this);
+    if (armsTimer(settings.idleTimeout)) {
+      socket.setTimeout(settings.idleTimeout);
+      socket.on("timeout", onTimeout);
+    }
+    if (settings.guardsLines) {
+      this.#lines = new LineScanner();
+      socket.on("data", onLineData);
+    }
+    socket.on("close", onClose);
+    runner.run();
+  }
+
+  /** Server shutdown: input ends (after what was received), so handlers finish their work. */
+  endInput(): void {
+    this.#runner?.endInput();
+  }
+
+  /** Closes at once; a handler waiting on the connection sees `reason`. */
+  destroy(reason?: Error): void {
+    if (reason) this.#reason ??= reason;
+    if (this.#runner) this.#runner.destroy(reason);
+    else this.socket.destroy();
+  }
+
+  /** Hub: too slow to read its broadcasts. */
+  disconnect(reason: Error): void {
+    this.expire("slowDisconnects", reason);
+  }
+
+  /** Closes the client for a policy (counted), unless it is gone already. */
+  expire(stat: PolicyStat, reason: Error): void {
+    if (this.socket.destroyed) return;
+    this.#host.count(stat);
+    this.destroy(reason);
+  }
+
+  #closed(): void {
+    if (this.#lineTimer) clearTimeout(this.#lineTimer as NodeJS.Timeout);
+    sessionOf.delete(this.socket);
+    this.#runner?.closed();
+    this.#host.ended(this);
+  }
+
+  /** Tracks the current line's length and age across chunks. */
+  #guardLine(chunk: Buffer): void {
+    const lines = this.#lines as LineScanner;
+    if (this.socket.destroyed) return;
+    const { maxLineLength, lineTimeout } = this.#host.settings;
+    let ended = false;
+    try {
+      for (let nl = lines.next(chunk, 0, maxLineLength); nl >= 0; nl = lines.next(chunk, nl + 1, maxLineLength)) {
+        ended = true;
+      }
+    } catch (err) {
+      const seen = (err as LimitExceededError).consumed;
+      this.expire("linesTooLong", new LimitExceededError(`line from ${this.where}`, maxLineLength, seen, this.where));
+      return;
+    }
+    if (ended && this.#lineTimer) {
+      clearTimeout(this.#lineTimer as NodeJS.Timeout);
+      this.#lineTimer = undefined;
+    }
+    if (lines.pending > 0 && this.#lineTimer === undefined) {
+      const where = this.where;
+      const expire = () => this.expire("lineTimeouts", new ReadTimeoutError("line", lineTimeout, where));
+      this.#lineTimer = startTimer(expire, lineTimeout);
+    }
+  }
+
+  #idle(): void {
+    const ms = this.#host.settings.idleTimeout;
+    this.expire("idleTimeouts", new ReadTimeoutError("idle connection", ms, this.where));
+  }
+
+  static {
+    onTimeout = function (this: Socket) {
+      const session = sessionOf.get(this);
+      if (session) session.#idle();
+    };
+    onLineData = function (this: Socket, chunk: Buffer) {
+      const session = sessionOf.get(this);
+      if (session) session.#guardLine(chunk);
+    };
+    onClose = function (this: Socket) {
+      const session = sessionOf.get(this);
+      if (session) session.#closed();
+    };
+  }
+}
