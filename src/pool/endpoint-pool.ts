@@ -1,39 +1,22 @@
-import type { Connection } from "../connection/connection.js";
-import { lendConnection, watchIdle } from "../connection/connection.js";
+import { type Connection, watchIdle } from "../connection/connection.js";
 import type { Endpoint } from "../endpoint.js";
 import { AbortError, AcquireTimeoutError, NotBorrowedError, PoolClosedError, QueueFullError } from "../errors.js";
 import { armCancel, type WaitOptions } from "../internal/cancel.js";
 import type { Clock } from "../internal/clock.js";
 import { checkingInvariants, invariant } from "../internal/invariant.js";
-import type { BudgetMember, SocketBudget } from "./budget.js";
+import type { BudgetMember } from "./budget.js";
 import { checkEndpointPool } from "./check.js";
+import type { PoolContext } from "./context.js";
 import { DeadlineTimer } from "./deadline-timer.js";
 import { type Dial, Dials, dialWithRetries } from "./dials.js";
 import { FailFast } from "./fail-fast.js";
 import { idleProblem, releaseProblem, type Validate, validated } from "./health.js";
 import { IdleStack } from "./idle-stack.js";
 import type { PoolSettings } from "./options.js";
-import { Lease, type LeaseOwner, PooledSocket } from "./pooled-socket.js";
+import type { Lease, LeaseOwner, PooledSocket } from "./pooled-socket.js";
+import { SocketTable } from "./socket-table.js";
 import { Counters, type DestroyReason, type EndpointStats } from "./stats.js";
 import { Waiter, WaiterQueue } from "./waiters.js";
-
-/** What an endpoint pool needs from the SocketPool that holds it. */
-export interface PoolContext {
-  readonly settings: PoolSettings;
-  readonly clock: Clock;
-  readonly total: Counters;
-  readonly budget: SocketBudget;
-  /** A socket was opened: the pool-wide map finds its record from the connection. */
-  track(conn: Connection, record: PooledSocket): void;
-  /** A connection is closing gracefully; the pool's close() waits for it. */
-  closing(conn: Connection): void;
-  /** This endpoint pool is empty and idle: drop it from the map. */
-  forget(pool: EndpointPool): void;
-  emit(event: string, ...args: unknown[]): void;
-}
-
-/** Recovers the slot of a borrowed connection collected without release. */
-const collected = new FinalizationRegistry<PooledSocket>((record) => record.lease?.owner.collected(record));
 
 const RESOLVED = Promise.resolve();
 
@@ -42,8 +25,9 @@ const RESOLVED = Promise.resolve();
  * every transition; its parts are plain data that never call back into it.
  *
  * State:
- * - `#sockets`: every open socket (a {@link PooledSocket}: `idle ⇄ borrowed → gone`), and
- *   `#borrowed`: how many are borrowed. `#idle`: the idle ones, most recently used on top.
+ * - `#sockets`: every open socket (a {@link PooledSocket}: `idle ⇄ borrowed → gone`) with
+ *   the bookkeeping of each move ({@link SocketTable}). `#idle`: the idle ones, most recently
+ *   used on top.
  * - `#dials`: dials in progress, oldest first, each holding a budget slot.
  * - `#waiters`: queued acquires, FIFO; retries wanting a fresh socket are served by new
  *   sockets only. Default-timeout acquires share `#expiry`; others arm their own timer.
@@ -62,8 +46,7 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
   readonly #s: PoolSettings;
   readonly #clock: Clock;
   readonly #counters: Counters;
-  readonly #sockets = new Set<PooledSocket>();
-  #borrowed = 0;
+  readonly #sockets: SocketTable;
   readonly #idle = new IdleStack();
   readonly #dials = new Dials();
   readonly #waiters = new WaiterQueue();
@@ -80,13 +63,14 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
     this.#s = ctx.settings;
     this.#clock = ctx.clock;
     this.#counters = new Counters(ctx.total);
+    this.#sockets = new SocketTable(this.key, ctx, this.#counters);
     this.#failFast = new FailFast(this.key, this.#s.failFastWindow, this.#s.failFastMaxWindow);
     this.#retirement = new DeadlineTimer(this.#clock, () => this.#retireDue());
     this.#expiry = new DeadlineTimer(this.#clock, () => this.#expireWaiters());
   }
 
   get open(): number {
-    return this.#idle.length + this.#borrowed + this.#dials.count;
+    return this.#idle.length + this.#sockets.borrowed + this.#dials.count;
   }
 
   /**
@@ -103,12 +87,12 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
     if (record !== undefined) {
       const conn = record.conn as Connection;
       const validate = this.#s.validate !== undefined && now - record.idleSince >= this.#s.validateAfter;
-      const lease = this.#lend(record, now, stack);
-      this.#acquired(lease, 0);
+      const lease = this.#sockets.lend(record, this, now, stack);
+      this.#sockets.acquired(lease, 0);
       this.#check();
       return validate ? this.#validate(conn, lease, options, stack) : Promise.resolve(conn);
     }
-    if (now < this.#failFast.until && this.#borrowed === 0 && this.#dials.count === 0) {
+    if (now < this.#failFast.until && this.#sockets.borrowed === 0 && this.#dials.count === 0) {
       return Promise.reject(this.#failFast.error(now));
     }
     if (this.#waiters.pending >= this.#s.maxWaiting) {
@@ -127,7 +111,7 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
   releaseLease(lease: Lease, conn: Connection): Promise<void> {
     if (!lease.current) return Promise.reject(new NotBorrowedError("release", conn.where));
     const record = lease.record;
-    this.#endLease(record);
+    this.#sockets.endLease(record);
     this.#counters.recordRelease();
     this.#ctx.emit("release", conn, this.key);
     const now = this.#clock.now();
@@ -137,7 +121,7 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
       return RESOLVED;
     }
     if (problem !== undefined) {
-      this.#destroy(record, conn, problem, conn.error, problem === "pool-closed" || problem === "lifetime");
+      this.#sockets.remove(record, conn, problem, conn.error, problem === "pool-closed" || problem === "lifetime");
     }
     this.#reconcile();
     return RESOLVED;
@@ -146,10 +130,10 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
   /** Destroys a lent socket (pool.destroy, or use() whose function threw). */
   destroyLent(lease: Lease, conn: Connection, reason: DestroyReason, err?: unknown): void {
     if (!lease.current) throw new NotBorrowedError("destroy", conn.where);
-    this.#endLease(lease.record);
+    this.#sockets.endLease(lease.record);
     // Pending reads and writes reject with `err` (an abort, say) rather than a bare close.
     if (err instanceof Error && conn.state !== "closed") conn.destroy(err);
-    this.#destroy(lease.record, conn, reason, err, false);
+    this.#sockets.remove(lease.record, conn, reason, err, false);
     this.#reconcile();
   }
 
@@ -176,8 +160,8 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
     if (record.state !== "borrowed") return;
     const lease = record.lease as Lease;
     const heldMs = this.#clock.now() - lease.since;
-    this.#endLease(record);
-    this.#destroy(record, undefined, "leak", undefined, false);
+    this.#sockets.endLease(record);
+    this.#sockets.remove(record, undefined, "leak", undefined, false);
     this.#ctx.emit("leak", { endpoint: this.key, stack: lease.stack, heldMs, collected: true });
     this.#reconcile();
   }
@@ -193,18 +177,18 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
     const closed = new PoolClosedError(`acquire from ${this.key}`);
     for (const w of this.#waiters.clear()) w.reject(closed);
     for (const dial of this.#dials.all()) this.#abandon(dial, new PoolClosedError(`connect to ${this.key}`));
-    for (const record of this.#idle.clear()) this.#destroy(record, record.conn, "pool-closed", undefined, true);
+    for (const record of this.#idle.clear()) this.#sockets.remove(record, record.conn, "pool-closed", undefined, true);
     this.#check();
-    if (this.#borrowed === 0 && this.#dials.count === 0) return RESOLVED;
+    if (this.#sockets.borrowed === 0 && this.#dials.count === 0) return RESOLVED;
     return new Promise((resolve) => this.#drained.push(resolve));
   }
 
   /** After the close deadline: destroys whatever is still borrowed. */
   destroyBorrowed(): void {
-    for (const record of [...this.#sockets]) {
+    for (const record of [...this.#sockets.all]) {
       if (record.state !== "borrowed") continue;
-      this.#endLease(record);
-      this.#destroy(record, record.ref.deref(), "pool-closed", undefined, false);
+      this.#sockets.endLease(record);
+      this.#sockets.remove(record, record.ref.deref(), "pool-closed", undefined, false);
     }
     this.#reconcile();
   }
@@ -212,7 +196,7 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
   stats(): EndpointStats {
     return this.#counters.snapshot({
       idle: this.#idle.length,
-      borrowed: this.#borrowed,
+      borrowed: this.#sockets.borrowed,
       dialing: this.#dials.count,
       pending: this.#waiters.pending,
     });
@@ -226,52 +210,9 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
       const conn = record.conn as Connection;
       const problem = idleProblem(conn, record, now);
       if (problem === undefined) return record;
-      this.#destroy(record, conn, problem, conn.error, problem === "lifetime");
+      this.#sockets.remove(record, conn, problem, conn.error, problem === "lifetime");
     }
     return undefined;
-  }
-
-  /** idle → borrowed: lends the socket to a new lease; the record now holds it only weakly. */
-  #lend(record: PooledSocket, now: number, stack: string | undefined): Lease {
-    const conn = record.conn as Connection;
-    record.conn = undefined;
-    record.state = "borrowed";
-    record.uses++;
-    this.#borrowed++;
-    conn.socket.ref(); // idle sockets are unref'd (see #park)
-    const lease = new Lease(record, this, now, stack);
-    record.lease = lease;
-    const after = this.#s.leakWarningAfter;
-    if (after !== undefined) lease.leakTimer = this.#clock.setTimer(() => this.#leaked(lease), after);
-    lendConnection(conn, lease);
-    return lease;
-  }
-
-  /** Counts a hand-out and tells listeners; only once the borrower holds the socket. */
-  #acquired(lease: Lease, waited: number): void {
-    this.#counters.recordAcquire(lease.reused, waited);
-    this.#ctx.emit("acquire", lease.record.ref.deref(), this.key, lease.reused);
-  }
-
-  /** borrowed → idle, transiently: the caller pools or destroys the socket before returning. */
-  #endLease(record: PooledSocket): void {
-    if (record.state !== "borrowed") return;
-    const lease = record.lease as Lease;
-    lease.spent = true;
-    this.#clock.clearTimer(lease.leakTimer);
-    record.lease = undefined;
-    this.#borrowed--;
-    record.state = "idle";
-  }
-
-  #leaked(lease: Lease): void {
-    const report = {
-      endpoint: this.key,
-      stack: lease.stack,
-      heldMs: this.#clock.now() - lease.since,
-      collected: false,
-    };
-    this.#ctx.emit("leak", report);
   }
 
   /** Runs the validate hook on a socket just lent, under the acquire's signal and timeout. */
@@ -306,14 +247,14 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
     if (w !== undefined) {
       // No user code runs between lending and delivering (the 'acquire' event comes after),
       // so a waiter the queue just gave out cannot have settled in between.
-      const lease = this.#lend(record, now, w.stack);
+      const lease = this.#sockets.lend(record, this, now, w.stack);
       invariant(w.deliver(conn), `${this.key}: a socket was lent to an acquire that had already settled`);
-      this.#acquired(lease, now - w.since);
+      this.#sockets.acquired(lease, now - w.since);
       return true;
     }
     if (this.#closing || this.#idle.length >= this.#s.maxIdlePerEndpoint || this.#waiters.freshPending > 0) {
       const reason = this.#closing ? "pool-closed" : this.#waiters.freshPending > 0 ? "replaced" : "max-idle";
-      this.#destroy(record, conn, reason, undefined, true);
+      this.#sockets.remove(record, conn, reason, undefined, true);
       return false;
     }
     this.#park(record, conn, now);
@@ -379,7 +320,7 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
       if (this.#failFast.until > 0) {
         const now = this.#clock.now();
         if (now < this.#failFast.until) {
-          if (this.#borrowed === 0 && this.#dials.count === 0) {
+          if (this.#sockets.borrowed === 0 && this.#dials.count === 0) {
             const err = this.#failFast.error(now);
             for (const w of this.#waiters.clear()) w.reject(err);
           }
@@ -395,7 +336,7 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
 
   /** How many sockets should be coming: one per waiter, or enough to keep minIdle warm. */
   #wanted(): number {
-    return Math.max(this.#waiters.pending, this.#s.minIdlePerEndpoint - this.#idle.length - this.#borrowed);
+    return Math.max(this.#waiters.pending, this.#s.minIdlePerEndpoint - this.#idle.length - this.#sockets.borrowed);
   }
 
   #dial(dial: Dial): void {
@@ -426,14 +367,9 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
     }
     this.#failFast.succeeded();
     const now = this.#clock.now();
-    const record = new PooledSocket(conn, slot, now + this.#s.maxLifetime - Math.random() * this.#s.lifetimeJitter);
-    this.#sockets.add(record);
-    collected.register(conn, record, record);
+    const record = this.#sockets.add(conn, slot, now + this.#s.maxLifetime - Math.random() * this.#s.lifetimeJitter);
     // Acts only while the socket is idle; a read in progress takes the events itself.
     watchIdle(conn, () => this.#idleEvent(record));
-    this.#ctx.track(conn, record);
-    this.#counters.recordCreate();
-    this.#ctx.emit("create", conn, this.key);
     this.#offer(record, conn, now);
     this.#reconcile();
   }
@@ -461,7 +397,7 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
   #idleEvent(record: PooledSocket): void {
     if (record.state !== "idle" || !this.#idle.remove(record)) return;
     const conn = record.conn as Connection;
-    this.#destroy(record, conn, idleProblem(conn, record, 0) ?? "peer-closed", conn.error, false);
+    this.#sockets.remove(record, conn, idleProblem(conn, record, 0) ?? "peer-closed", conn.error, false);
     this.#reconcile();
   }
 
@@ -469,48 +405,23 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
   #evictOldest(reason: DestroyReason): boolean {
     const record = this.#idle.shift();
     if (record === undefined) return false;
-    this.#destroy(record, record.conn, reason, undefined, true);
+    this.#sockets.remove(record, record.conn, reason, undefined, true);
     return true;
   }
 
   /** Retires idle sockets past idleTimeout (down to minIdle) or their lifetime, then re-arms. */
   #retireDue(): void {
     const { due, next } = this.#idle.takeDue(this.#clock.now(), this.#s.idleTimeout, this.#s.minIdlePerEndpoint);
-    for (const [record, reason] of due) this.#destroy(record, record.conn, reason, undefined, true);
+    for (const [record, reason] of due) this.#sockets.remove(record, record.conn, reason, undefined, true);
     this.#retirement.arm(next);
     this.#reconcile();
-  }
-
-  /** → gone: forgets the socket for good, gives its slot back, closes it unless closed. */
-  #destroy(
-    record: PooledSocket,
-    conn: Connection | undefined,
-    reason: DestroyReason,
-    err: unknown,
-    graceful: boolean,
-  ): void {
-    if (record.state === "gone") return;
-    record.state = "gone";
-    this.#sockets.delete(record);
-    record.conn = undefined;
-    collected.unregister(record);
-    record.slot.give();
-    if (conn !== undefined && conn.state !== "closed") {
-      this.#ctx.closing(conn); // pool.close() waits until it has closed
-      if (graceful && conn.state === "open") {
-        conn.socket.ref(); // close() may be awaited: let the FIN exchange finish
-        void conn.close();
-      } else conn.destroy();
-    }
-    this.#counters.recordDestroy(reason);
-    this.#ctx.emit("destroy", conn, this.key, reason, err);
   }
 
   /** After any event: start dials, resolve close() once drained, leave the map once empty. */
   #reconcile(): void {
     this.#pump();
     this.#check();
-    if (this.#borrowed === 0 && this.#dials.count === 0 && this.#drained.length > 0) {
+    if (this.#sockets.borrowed === 0 && this.#dials.count === 0 && this.#drained.length > 0) {
       for (const resolve of this.#drained.splice(0)) resolve();
     }
     const idle = this.open === 0 && this.#waiters.pending === 0 && this.#s.minIdlePerEndpoint === 0;
@@ -525,7 +436,7 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
   /** The pool's load, for timeout messages: "2/5 borrowed, 1 dialing, 3 waiting". */
   #detail(): string {
     const max = this.#s.maxSocketsPerEndpoint;
-    return `${this.#borrowed}/${max} borrowed, ${this.#dials.count} dialing, ${this.#waiters.pending} waiting`;
+    return `${this.#sockets.borrowed}/${max} borrowed, ${this.#dials.count} dialing, ${this.#waiters.pending} waiting`;
   }
 
   #check(): void {
@@ -534,8 +445,8 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
       key: this.key,
       max: this.#s.maxSocketsPerEndpoint,
       idle: this.#idle.records,
-      sockets: this.#sockets,
-      borrowed: this.#borrowed,
+      sockets: this.#sockets.all,
+      borrowed: this.#sockets.borrowed,
       dials: this.#dials.all(),
       waiters: this.#waiters,
     });
