@@ -9,6 +9,7 @@ import { startTimer } from "../internal/timer.js";
 import { validateOptions } from "../internal/validate.js";
 import type { Client, ClientHost, PolicyStat } from "./client.js";
 import { type ResolvedHandler, resolveHandler, type ServerHandler } from "./handler.js";
+import { Handshakes } from "./handshakes.js";
 import { type BroadcastResult, Hub } from "./hub.js";
 import {
   checkListenTarget,
@@ -35,6 +36,8 @@ const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
  *
  * State:
  * - `#state`: see {@link ServerState}. `#listener`: the net/tls server once `listen()` ran.
+ * - `#handshakes`: TLS listeners only: accepted sockets not yet through their handshake
+ *   (not clients yet: they count toward no limit and are not in `#sessions`).
  * - `#sessions`: every client whose socket has not closed; `#perAddress`: their count by
  *   remote address, kept only with `maxConnectionsPerAddress` (entries at zero are deleted).
  *   `stats.current === #sessions.size`.
@@ -52,6 +55,7 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
   readonly #hub: Hub;
   #state: ServerState = "idle";
   #listener: net.Server | undefined;
+  #handshakes: Handshakes | undefined;
   readonly #sessions = new Set<Client>();
   readonly #perAddress = new Map<string, number>();
   readonly #counts = {
@@ -105,10 +109,14 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
     const { host, port = 0, path, backlog, ipv6Only, tls: tlsOptions } = options;
     checkListenTarget(port, path);
     const onSocket = (socket: net.Socket) => this.#accept(socket);
-    const listener = tlsOptions
-      ? tls.createServer(tlsServerOptions(tlsOptions, this.#options.handshakeTimeout), onSocket)
-      : net.createServer({ allowHalfOpen: true }, onSocket);
-    if (tlsOptions) listener.on("tlsClientError", () => this.#counts.tlsErrors++);
+    let listener: net.Server;
+    if (tlsOptions) {
+      const secure = tls.createServer(tlsServerOptions(tlsOptions), onSocket);
+      const timeout = this.#options.handshakeTimeout ?? 5000;
+      const report = (err: Error) => this.report(err, undefined);
+      this.#handshakes = new Handshakes(secure, timeout, () => this.#counts.tlsErrors++, report);
+      listener = secure;
+    } else listener = net.createServer({ allowHalfOpen: true }, onSocket);
     this.#listener = listener;
     const where = path ?? `${host ?? "127.0.0.1"}:${port}`;
     await new Promise<void>((resolve, reject) => {
@@ -157,7 +165,8 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
       bytesIn += s.socket.bytesRead;
       bytesOut += s.socket.bytesWritten;
     }
-    return { state: this.#state, current: this.#sessions.size, ...this.#counts, bytesIn, bytesOut };
+    const handshaking = this.#handshakes?.size ?? 0;
+    return { state: this.#state, current: this.#sessions.size, ...this.#counts, handshaking, bytesIn, bytesOut };
   }
 
   /**
@@ -213,6 +222,7 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
   }
 
   #accept(socket: net.Socket): void {
+    this.#handshakes?.secured(socket);
     if (this.#state !== "listening") return void socket.destroy();
     const o = this.#options;
     let address: string | undefined;
@@ -274,6 +284,7 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
       if (!listener?.listening) return resolve();
       listener.close(() => resolve());
     });
+    const handshakesClosed = this.#handshakes?.close(); // not clients yet: closed at once
     if (this.#sessions.size === 0) this.#drained.resolve();
     for (const s of this.#sessions) s.endInput();
     const timer = startTimer(() => {
@@ -281,6 +292,7 @@ export class Server extends EventEmitter implements ClientHost, AsyncDisposable 
     }, timeout);
     await this.#drained.promise;
     if (timer) clearTimeout(timer);
+    await handshakesClosed;
     await listenerClosed;
     this.#state = "closed";
   }
