@@ -64,6 +64,8 @@ const NEWLINE = Buffer.from("\n");
  * - `#dirty`: an operation failed or was cancelled mid-way, so the byte stream may be out of
  *   step with the protocol; a pool never lends a dirty connection again.
  * - `#state`: see {@link ConnectionState}; `#closed` resolves on the socket's `close`.
+ * - `#eofAfter`: `endInput()` ran while the (paused) socket still held this many received
+ *   bytes; EOF is fed once they are. Undefined otherwise.
  */
 export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
   readonly #socket: Socket;
@@ -87,6 +89,7 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
   readonly #createdAt = Date.now();
   /** The pending read's size argument (n for readExactly, max for readLine). One read at a time. */
   #want = 0;
+  #eofAfter: number | undefined;
 
   // Read attempts are built once per connection, not per call: a read on a hot path then
   // allocates nothing but its result and promise.
@@ -324,11 +327,18 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
   }
 
   /**
-   * For servers shutting down: ends the input as if the peer had sent FIN. Bytes already
-   * buffered are still read, then reads see EOF; later bytes are discarded. Writing goes on.
+   * For servers shutting down: ends the input as if the peer had sent FIN, after every byte
+   * already received. Bytes in the read buffer, and those a paused socket still holds (its
+   * `readableLength`), are read first, then reads see EOF; later bytes are discarded.
+   * Writing goes on. Flow control is kept: held bytes come in as reads make room.
    */
   endInput(): void {
-    if (this.#buffer.ended) return;
+    if (this.#buffer.ended || this.#eofAfter !== undefined) return;
+    const held = this.#socket.readableLength;
+    if (held > 0) {
+      this.#eofAfter = held;
+      return;
+    }
     this.#resume();
     this.#onEnd();
   }
@@ -450,6 +460,10 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
   #onData(chunk: Buffer): void {
     if (this.#state !== "open") return; // closing: input is discarded
     this.#buffer.feed(chunk);
+    if (this.#eofAfter !== undefined && (this.#eofAfter -= chunk.length) <= 0) {
+      this.#onEnd(); // the last byte held at endInput(): now the EOF it injected
+      return;
+    }
     if (this.#wake) {
       this.#wake();
       return;

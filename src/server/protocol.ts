@@ -47,6 +47,8 @@ export type TransportState = "open" | "closing" | "closed";
  *   `#flowPaused`: paused for flow control. The socket reads iff neither is set.
  * - `#error`: the first socket error, or the reason the server closed the connection.
  * - `#eof`: input ended (peer FIN, server shutdown or close); later data is discarded.
+ * - `#eofAfter`: server shutdown began while the socket still held this many received bytes
+ *   (a paused transport): they are delivered first, then input ends. Undefined otherwise.
  * - `#closeTimer`: armed by `close()` to destroy a peer that never closes; cleared on close.
  */
 export class Transport extends Client {
@@ -55,6 +57,7 @@ export class Transport extends Client {
   #userPaused = false;
   #flowPaused = false;
   #eof = false;
+  #eofAfter: number | undefined;
   #error: Error | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
 
@@ -142,9 +145,17 @@ export class Transport extends Client {
     this.socket.destroy();
   }
 
-  /** Server shutdown: input ends as if the peer sent FIN (see {@link Protocol.eofReceived}). */
+  /**
+   * Server shutdown: input ends as if the peer sent FIN (see {@link Protocol.eofReceived}),
+   * after every byte already received: what a paused socket still holds (its
+   * `readableLength`) reaches `dataReceived` first, once the transport reads again. Bytes
+   * that arrive later are discarded.
+   */
   endInput(): void {
-    this.#ended();
+    if (this.#eof || this.#eofAfter !== undefined) return;
+    const held = this.socket.readableLength;
+    if (held > 0) this.#eofAfter = held;
+    else this.#ended();
   }
 
   protected run(): void {
@@ -204,6 +215,7 @@ export class Transport extends Client {
       t.host.report(err, t);
       t.close();
     }
+    if (t.#eofAfter !== undefined && (t.#eofAfter -= chunk.length) <= 0) t.#ended();
   };
 
   static readonly #onEnd = function (this: Socket): void {

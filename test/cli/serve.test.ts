@@ -7,6 +7,7 @@ import { connect } from "../../src/connection/connect.js";
 import type { Connection } from "../../src/connection/connection.js";
 import { openChannel } from "../../src/rpc/index.js";
 import { assertNoOpenSockets, TEST_TIMEOUT } from "../helpers/net.js";
+import { collect, dial, finOrReset, needsSs, readByServer, sendOneByOne } from "../server/helpers.js";
 import { interrupt, runCli, serveCli } from "./cli.js";
 
 const opts = { timeout: TEST_TIMEOUT };
@@ -47,6 +48,26 @@ describe("sockpool serve", () => {
     await closing;
     assert.equal(await conn.readLine(), "late");
     assert.equal(await conn.readLine(), null);
+    const result = await cli.exited;
+    assert.equal(result.code, 0, result.stderr);
+  });
+
+  test("echo --delay: SIGINT still answers every message that arrived before it, then FIN", {
+    ...opts,
+    skip: needsSs,
+  }, async (t) => {
+    const { cli, port } = await serveCli(t, ["echo", "--delay", "200ms"]);
+    const s = await dial(t, port);
+    const got = collect(s);
+    const fin = finOrReset(s);
+    // Each message is read by the server before the next is sent: the server answers the
+    // first while the others wait in its paused socket, as pipelined requests do.
+    const readUpTo = (n: number) => readByServer(port, new Map([[s.localPort as number, n]]));
+    await sendOneByOne(s, ["one\n", "two\n", "three\n"], readUpTo);
+    cli.child.kill("SIGINT");
+    assert.equal(await fin, "FIN");
+    assert.equal(got.text(), "one\ntwo\nthree\n", "every message answered before the FIN");
+    s.end();
     const result = await cli.exited;
     assert.equal(result.code, 0, result.stderr);
   });
