@@ -461,6 +461,7 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     if (this.#state !== "open") return; // closing: input is discarded
     this.#buffer.feed(chunk);
     if (this.#eofAfter !== undefined && (this.#eofAfter -= chunk.length) <= 0) {
+      this.#eofAfter = undefined;
       this.#onEnd(); // the last byte held at endInput(): now the EOF it injected
       return;
     }
