@@ -162,6 +162,39 @@ describe("sockpool serve", () => {
     assert.match(result.stderr, /ERR_SOCKPOOL_SERVER_CLOSED: every worker exited on its own/);
   });
 
+  test("--workers: a primary killed with SIGKILL leaves its workers to answer every request in flight, then exit", {
+    ...opts,
+    skip: needsSs,
+  }, async (t) => {
+    const { cli, port } = await serveCli(t, ["echo", "--delay", "1s", "--workers", "2"]);
+    const primary = cli.child.pid as number;
+    const workers = readFileSync(`/proc/${primary}/task/${primary}/children`, "utf8").trim().split(/\s+/).map(Number);
+    assert.equal(workers.length, 2);
+    t.after(() => {
+      for (const w of workers) if (alive(w)) process.kill(w, "SIGKILL");
+    });
+    const requests = Array.from({ length: 20 }, (_, i) => `request ${i}\n`);
+    const clients = await Promise.all(requests.map(() => dial(t, port)));
+    const replies = clients.map((c) => ({ got: collect(c), fin: finOrReset(c) }));
+    const sent = new Map<number, number>();
+    for (const [i, c] of clients.entries()) {
+      c.write(requests[i] as string);
+      sent.set(c.localPort as number, (requests[i] as string).length);
+    }
+    // Every request is inside a worker (read out of the kernel) before the primary dies.
+    await readByServer(port, sent);
+    process.kill(primary, "SIGKILL");
+    for (const [i, { got, fin }] of replies.entries()) {
+      assert.equal(await fin, "FIN", `client ${i}`);
+      assert.equal(got.text(), requests[i], `client ${i} got its reply before the FIN`);
+      clients[i]?.end();
+    }
+    // The workers hold the CLI's stdout and stderr: they close once every worker has exited.
+    const result = await cli.exited;
+    assert.equal(result.signal, "SIGKILL");
+    assert.deepEqual(workers.filter(alive), [], "no worker is left running");
+  });
+
   test("a port in use is a clear error with exit 1", opts, async (t) => {
     const blocker = net.createServer().listen(0, "127.0.0.1");
     await once(blocker, "listening");
@@ -173,3 +206,12 @@ describe("sockpool serve", () => {
     assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
   });
 });
+
+/** Whether process `pid` still runs (a zombie nobody reaped has exited). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
