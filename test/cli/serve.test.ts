@@ -7,7 +7,7 @@ import { connect } from "../../src/connection/connect.js";
 import type { Connection } from "../../src/connection/connection.js";
 import { openChannel } from "../../src/rpc/index.js";
 import { assertNoOpenSockets, TEST_TIMEOUT } from "../helpers/net.js";
-import { collect, dial, finOrReset, needsSs, readByServer, sendOneByOne } from "../server/helpers.js";
+import { collect, dial, finOrReset, needsSs, pythonAckClient, readByServer, sendOneByOne } from "../server/helpers.js";
 import { interrupt, runCli, serveCli } from "./cli.js";
 
 const opts = { timeout: TEST_TIMEOUT };
@@ -94,8 +94,15 @@ describe("sockpool serve", () => {
     assert.equal((await interrupt(cli)).code, 0);
   });
 
-  test("ack answers every line with --message", opts, async (t) => {
-    const { cli, port } = await serveCli(t, ["ack", "--message", "OK"]);
+  test("ack answers a Python asyncio client's 'hi' without a newline", opts, async (t) => {
+    const { cli, port } = await serveCli(t, ["ack"]);
+    assert.deepEqual(await pythonAckClient(port, "hi"), { outcome: "answered", received: "Message received\n" });
+    assert.equal((await interrupt(cli)).code, 0);
+  });
+
+  test("ack --per-line answers every complete line with --message", opts, async (t) => {
+    const { cli, port } = await serveCli(t, ["ack", "--per-line", "--message", "OK"]);
+    assert.deepEqual(await pythonAckClient(port, "no newline", 0.3), { outcome: "timeout", received: "" });
     const conn = await client(t, port);
     await conn.write("a\nb\n");
     assert.equal(await conn.readLine(), "OK");
@@ -193,6 +200,15 @@ describe("sockpool serve", () => {
     const result = await cli.exited;
     assert.equal(result.signal, "SIGKILL");
     assert.deepEqual(workers.filter(alive), [], "no worker is left running");
+  });
+
+  test("--per-line applies to ack only", opts, async (t) => {
+    const result = await runCli(t, ["serve", "echo", "--per-line"]);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /^ERR_SOCKPOOL_INVALID_ARGUMENT: --per-line applies to "serve ack" only, not "serve echo"/,
+    );
   });
 
   test("a port in use is a clear error with exit 1", opts, async (t) => {

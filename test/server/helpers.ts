@@ -2,6 +2,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { once } from "node:events";
 import net from "node:net";
 import type { TestContext } from "node:test";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { type ListenOptions, Server, type ServerHandler, type ServerOptions } from "../../src/server/index.js";
 
@@ -93,6 +94,23 @@ export function finOrReset(s: net.Socket): Promise<string> {
     s.once("error", (err: Error & { code?: string }) => resolve(err.code === "ECONNRESET" ? "RST" : String(err.code)));
     s.once("close", () => resolve("closed without FIN"));
   });
+}
+
+/** test/server/fixtures/ack_client.py (from dist/test/…): an asyncio Protocol client. */
+export const ACK_CLIENT = fileURLToPath(new URL("../../../test/server/fixtures/ack_client.py", import.meta.url));
+
+/**
+ * Runs the Python asyncio client: it sends `message` as it is and reports whether a complete
+ * answer (a newline) came back within `timeoutS` seconds, and what came back.
+ */
+export async function pythonAckClient(
+  port: number,
+  message: string,
+  timeoutS = 3,
+): Promise<{ outcome: string; received: string }> {
+  const args = [ACK_CLIENT, "127.0.0.1", String(port), message, String(timeoutS)];
+  const { stdout } = await execFileAsync("python3", args, { timeout: (timeoutS + 10) * 1000 });
+  return JSON.parse(stdout);
 }
 
 /** Whether `ss` (iproute2) runs here: the tests that watch another process's sockets need it. */
