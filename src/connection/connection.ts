@@ -287,13 +287,13 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
   }
 
   /**
-   * For servers shutting down: ends the input as if the peer had sent FIN. Bytes already
-   * buffered are still read, then reads see EOF; later bytes are discarded. Writing goes on.
+   * For servers shutting down: ends the input as if the peer had sent FIN, after every byte
+   * already received. Bytes in the read buffer, and those a paused socket still holds (its
+   * `readableLength`), are read first, then reads see EOF; later bytes are discarded.
+   * Writing goes on. Flow control is kept: held bytes come in as reads make room.
    */
   endInput(): void {
-    if (this.#reader.ended) return;
-    this.#reader.resume();
-    this.#reader.feedEof();
+    this.#reader.endAfter(this.#socket.readableLength);
   }
 
   /** Closes the socket at once; pending operations reject (with `err` if given). */

@@ -40,6 +40,8 @@ const EMPTY: Buffer = Buffer.alloc(0);
  * - `dirty`: an operation failed or was cancelled mid-way, so the stream may be out of step.
  * - `watcher`: told of bytes, EOF, errors and closes that arrive while no read is pending.
  * - `discarding`: input is thrown away (the connection is closing).
+ * - `#eofAfter`: the input was ended while the (paused) socket still held this many received
+ *   bytes; EOF is fed once they are. Undefined otherwise.
  */
 export class Reader {
   readonly #socket: Socket;
@@ -57,6 +59,7 @@ export class Reader {
   dirty = false;
   watcher: (() => void) | undefined;
   discarding = false;
+  #eofAfter: number | undefined;
 
   // Attempts are built once per reader, not per call: a read on a hot path then allocates
   // nothing but its result and promise.
@@ -107,6 +110,11 @@ export class Reader {
   feed(chunk: Buffer): void {
     if (this.discarding) return;
     this.#buffer.feed(chunk);
+    if (this.#eofAfter !== undefined && (this.#eofAfter -= chunk.length) <= 0) {
+      this.#eofAfter = undefined;
+      this.feedEof(); // the last byte held when the input was ended: now its EOF
+      return;
+    }
     if (this.#wake) {
       this.#wake();
       return;
@@ -126,6 +134,20 @@ export class Reader {
   feedError(err: Error): void {
     this.#buffer.feedError(err);
     this.#signal();
+  }
+
+  /**
+   * Ends the input as if the peer had sent FIN, after the `held` bytes the socket still holds
+   * (a paused socket's `readableLength`); at once when it holds none. Idempotent.
+   */
+  endAfter(held: number): void {
+    if (this.#buffer.ended || this.#eofAfter !== undefined) return;
+    if (held > 0) {
+      this.#eofAfter = held;
+      return;
+    }
+    this.resume();
+    this.feedEof();
   }
 
   /** The socket closed: reads fail from now on unless input had ended already. */

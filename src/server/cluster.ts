@@ -40,8 +40,10 @@ const SHUTDOWN = "sockpool:shutdown";
  * Runs `workers` processes via `node:cluster` that share one listening port. Call it from
  * the program's entry point: in the primary it forks the workers (which re-run the program
  * and reach this call again) and resolves once all of them listen; in a worker it runs
- * `start()` and serves until the primary asks it to close. Rejects with InvalidArgumentError
- * on bad options, or with the error of a worker that exits before it listens.
+ * `start()` and serves until the primary asks it to close. A worker whose primary dies
+ * (SIGKILL, OOM) stops accepting, finishes its in-flight work up to `closeTimeout`, then
+ * exits. Rejects with InvalidArgumentError on bad options, or with the error of a worker
+ * that exits before it listens.
  */
 export async function runCluster(options: ClusterOptions): Promise<ClusterHandle> {
   validateOptions("cluster options", options, { workers: "count", start: "function", closeTimeout: "ms?" });
@@ -103,18 +105,30 @@ async function runWorker(options: ClusterOptions): Promise<ClusterHandle> {
   const worker = cluster.worker as Worker;
   const closed = deferred<void>();
   let closing: Promise<void> | undefined;
+  let orphaned = false;
   const close = () => {
     closing ??= server.close({ timeout: options.closeTimeout }).then(() => {
       closed.resolve();
-      worker.disconnect(); // the process exits once nothing else holds the loop
+      if (orphaned) exitSoon();
+      else worker.disconnect(); // the process exits once nothing else holds the loop
     });
     return closing;
   };
   worker.on("message", (m: { type?: string }) => {
     if (m?.type === SHUTDOWN) void close();
   });
-  // The primary went away (killed): close gracefully rather than serve orphaned. Ctrl-C
-  // reaches the whole process group: a worker closes gracefully instead of dying mid-reply.
+  // The primary went away (SIGKILL, OOM): its IPC channel closed without a disconnect().
+  // Node's cluster worker then calls process.exit() at once, in its own 'disconnect' listener,
+  // unless `exitedAfterDisconnect` is set (documented in node:cluster). This listener runs
+  // first and sets it, so the worker can stop accepting and finish its in-flight work up to
+  // the close timeout; it exits after that (see exitSoon).
+  process.prependListener("disconnect", () => {
+    if (worker.exitedAfterDisconnect) return; // a disconnect we or the primary asked for
+    orphaned = true;
+    worker.exitedAfterDisconnect = true;
+  });
+  // Then close gracefully rather than serve orphaned. Ctrl-C reaches the whole process
+  // group: a worker closes gracefully instead of dying mid-reply.
   worker.on("disconnect", () => void close());
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void close());
   worker.send({ type: READY, address: server.address() });
@@ -126,4 +140,13 @@ async function runWorker(options: ClusterOptions): Promise<ClusterHandle> {
     destroy: () => server.destroy(),
     closed: closed.promise,
   };
+}
+
+/**
+ * An orphaned worker exits once its server has closed, as Node's cluster would have at once:
+ * at the end of this turn if something else (the application's own handles) still holds the
+ * event loop, otherwise as soon as the loop empties, with `process.exitCode`.
+ */
+function exitSoon(): void {
+  setImmediate(() => process.exit()).unref();
 }

@@ -3,6 +3,7 @@ import { DEFAULT_MAX_LINE } from "../codec/lines.js";
 import type { ConnectionOptions } from "../connection/connection.js";
 import { MAX_UNIX_PATH_BYTES } from "../endpoint.js";
 import { InvalidArgumentError, quote } from "../errors.js";
+import { MAX_TIMER_MS } from "../internal/timer.js";
 import { type Schema, validateOptions } from "../internal/validate.js";
 import type { SlowClientPolicy } from "./hub.js";
 
@@ -24,7 +25,11 @@ export interface ServerOptions {
   slowClientPolicy?: SlowClientPolicy | undefined;
   /** Options of each stream handler's Connection (`limit` defaults to `maxLineLength`). */
   connection?: ConnectionOptions | undefined;
-  /** TLS servers: a handshake must finish within this. Default 5000. */
+  /**
+   * TLS servers: a handshake must finish within this long after accept (a hard deadline,
+   * however the client trickles), or the socket is destroyed and counted in `tlsErrors`.
+   * Default 5000; past 2^31-1 ms (or Infinity) means never.
+   */
   handshakeTimeout?: number | undefined;
   /** `close()` without a timeout waits this long for handlers. Default 10 000. */
   closeTimeout?: number | undefined;
@@ -55,8 +60,10 @@ export interface ServerStats {
   handlerErrors: number;
   /** Handlers that ended on the client's own reset or close. */
   clientErrors: number;
-  /** TLS handshakes that failed or timed out. */
+  /** TLS handshakes that failed or timed out (a peer's FIN or reset before the end counts too). */
   tlsErrors: number;
+  /** TLS sockets accepted and still in their handshake (not yet clients: not in `current`). */
+  handshaking: number;
 }
 
 /** `idle → listening → closing → closed`; `idle → closed` when closed before listening. */
@@ -87,7 +94,7 @@ export const serverOptionsSchema: Schema = {
   highWaterMark: "bytes",
   slowClientPolicy: { oneOf: ["drop", "disconnect"] },
   connection: "object",
-  handshakeTimeout: "ms",
+  handshakeTimeout: "ms?",
   closeTimeout: "ms?",
   noDelay: "boolean",
   keepAlive: "boolean",
@@ -104,15 +111,20 @@ export const listenOptionsSchema: Schema = {
 
 const TLS_VERSIONS = ["TLSv1.2", "TLSv1.3"];
 
-/** TLS defaults: 1.2 minimum (lower is refused) and a 5 s handshake timeout. */
-export function tlsServerOptions(options: tls.TlsOptions, handshakeTimeout: number | undefined): tls.TlsOptions {
+/**
+ * Options for `tls.createServer`: TLS 1.2 minimum (lower is refused). The handshake deadline
+ * is the server's own (see Handshakes): Node's idle timer cannot be turned off (0 means its
+ * 120 s default), so it gets the longest delay a timer takes. Sockets are not half-open
+ * until their handshake completes, so a FIN before it closes them.
+ */
+export function tlsServerOptions(options: tls.TlsOptions): tls.TlsOptions {
   const minVersion = options.minVersion ?? "TLSv1.2";
   if (!TLS_VERSIONS.includes(minVersion)) {
     throw new InvalidArgumentError(
       `listen options.tls.minVersion must be TLSv1.2 or TLSv1.3, got ${quote(minVersion)}`,
     );
   }
-  return { allowHalfOpen: true, ...options, minVersion, handshakeTimeout: handshakeTimeout ?? 5000 };
+  return { ...options, allowHalfOpen: false, minVersion, handshakeTimeout: MAX_TIMER_MS };
 }
 
 /** Checks what `listen()` binds to before any I/O. */

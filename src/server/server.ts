@@ -8,6 +8,7 @@ import { checkingInvariants, invariant } from "../internal/invariant.js";
 import { startTimer } from "../internal/timer.js";
 import { validateOptions } from "../internal/validate.js";
 import { type ResolvedHandler, resolveHandler, type ServerHandler } from "./handler.js";
+import { Handshakes } from "./handshakes.js";
 import { type BroadcastResult, Hub } from "./hub.js";
 import {
   checkListenTarget,
@@ -27,7 +28,7 @@ import { protocolRunner, type Transport } from "./transport.js";
 export type { ServerHandler } from "./handler.js";
 export type { ListenOptions, ServerOptions, ServerState, ServerStats } from "./options.js";
 
-type Counts = Omit<ServerStats, "state" | "current" | "bytesIn" | "bytesOut">;
+type Counts = Omit<ServerStats, "state" | "current" | "handshaking" | "bytesIn" | "bytesOut">;
 
 /**
  * An async server: every client on one event loop, with limits, broadcast and graceful close.
@@ -36,6 +37,8 @@ type Counts = Omit<ServerStats, "state" | "current" | "bytesIn" | "bytesOut">;
  *
  * State:
  * - `#state`: see {@link ServerState}. `#listener`: the net/tls server once `listen()` ran.
+ * - `#handshakes`: TLS listeners only: accepted sockets not yet through their handshake
+ *   (not clients yet: they count toward no limit and are not in `#sessions`).
  * - `#sessions`: every client whose socket has not closed; `#perAddress`: their count by
  *   remote address, kept only with `maxConnectionsPerAddress` (entries at zero are deleted).
  *   `stats.current === #sessions.size`.
@@ -51,6 +54,7 @@ export class Server extends EventEmitter implements AsyncDisposable {
   readonly #host: SessionHost;
   #state: ServerState = "idle";
   #listener: net.Server | undefined;
+  #handshakes: Handshakes | undefined;
   readonly #sessions = new Set<Session>();
   readonly #perAddress = new Map<string, number>();
   readonly #counts: Counts = {
@@ -102,10 +106,14 @@ export class Server extends EventEmitter implements AsyncDisposable {
     const { host, port = 0, path, backlog, ipv6Only, tls: tlsOptions } = options;
     checkListenTarget(port, path);
     const onSocket = (socket: net.Socket) => this.#accept(socket);
-    const listener = tlsOptions
-      ? tls.createServer(tlsServerOptions(tlsOptions, this.#settings.handshakeTimeout), onSocket)
-      : net.createServer({ allowHalfOpen: true }, onSocket);
-    if (tlsOptions) listener.on("tlsClientError", () => this.#counts.tlsErrors++);
+    let listener: net.Server;
+    if (tlsOptions) {
+      const secure = tls.createServer(tlsServerOptions(tlsOptions), onSocket);
+      const report = (err: Error) => this.#report(err, undefined);
+      const failed = () => this.#counts.tlsErrors++;
+      this.#handshakes = new Handshakes(secure, this.#settings.handshakeTimeout, failed, report);
+      listener = secure;
+    } else listener = net.createServer({ allowHalfOpen: true }, onSocket);
     this.#listener = listener;
     const where = path ?? `${host ?? "127.0.0.1"}:${port}`;
     await new Promise<void>((resolve, reject) => {
@@ -154,7 +162,8 @@ export class Server extends EventEmitter implements AsyncDisposable {
       bytesIn += s.socket.bytesRead;
       bytesOut += s.socket.bytesWritten;
     }
-    return { state: this.#state, current: this.#sessions.size, ...this.#counts, bytesIn, bytesOut };
+    const handshaking = this.#handshakes?.size ?? 0;
+    return { state: this.#state, current: this.#sessions.size, ...this.#counts, handshaking, bytesIn, bytesOut };
   }
 
   /**
@@ -204,6 +213,7 @@ export class Server extends EventEmitter implements AsyncDisposable {
   }
 
   #accept(socket: net.Socket): void {
+    this.#handshakes?.secured(socket);
     if (this.#state !== "listening") return void socket.destroy();
     const s = this.#settings;
     let address: string | undefined;
@@ -258,6 +268,7 @@ export class Server extends EventEmitter implements AsyncDisposable {
       if (!listener?.listening) return resolve();
       listener.close(() => resolve());
     });
+    const handshakesClosed = this.#handshakes?.close(); // not clients yet: closed at once
     if (this.#sessions.size === 0) this.#drained.resolve();
     for (const s of this.#sessions) s.endInput();
     const timer = startTimer(() => {
@@ -265,6 +276,7 @@ export class Server extends EventEmitter implements AsyncDisposable {
     }, timeout);
     await this.#drained.promise;
     clearTimeout(timer);
+    await handshakesClosed;
     await listenerClosed;
     this.#state = "closed";
   }

@@ -133,6 +133,8 @@ let onDrain: (this: Socket) => void;
  *   `#flowPaused`: paused for flow control. The socket reads iff neither is set.
  * - `#error`: the first socket error, or the reason the server closed the connection.
  * - `#eof`: input ended (peer FIN, server shutdown or close); later data is discarded.
+ * - `#eofAfter`: server shutdown began while the socket still held this many received bytes
+ *   (a paused transport): they are delivered first, then input ends. Undefined otherwise.
  * - `#closeTimer`: armed by `close()` to destroy a peer that never closes; cleared on close.
  */
 class ProtocolRunner implements SessionRunner {
@@ -144,6 +146,7 @@ class ProtocolRunner implements SessionRunner {
   #userPaused = false;
   #flowPaused = false;
   #eof = false;
+  #eofAfter: number | undefined;
   #error: Error | undefined;
   #closeTimer: TimerHandle | undefined;
 
@@ -216,9 +219,17 @@ class ProtocolRunner implements SessionRunner {
     this.socket.destroy();
   }
 
-  /** Server shutdown: input ends as if the peer sent FIN (see {@link Protocol.eofReceived}). */
+  /**
+   * Server shutdown: input ends as if the peer sent FIN (see {@link Protocol.eofReceived}),
+   * after every byte already received: what a paused socket still holds (its
+   * `readableLength`) reaches `dataReceived` first, once the transport reads again. Bytes
+   * that arrive later are discarded.
+   */
   endInput(): void {
-    this.#ended();
+    if (this.#eof || this.#eofAfter !== undefined) return;
+    const held = this.socket.readableLength;
+    if (held > 0) this.#eofAfter = held;
+    else this.#ended();
   }
 
   closed(): void {
@@ -268,6 +279,7 @@ class ProtocolRunner implements SessionRunner {
         r.session.host.report(err, r.transport);
         r.close();
       }
+      if (r.#eofAfter !== undefined && (r.#eofAfter -= chunk.length) <= 0) r.#ended();
     };
     onEnd = function (this: Socket) {
       const r = runnerOf.get(this);

@@ -7,6 +7,7 @@ import { connect } from "../../src/connection/connect.js";
 import type { Connection } from "../../src/connection/connection.js";
 import { openChannel } from "../../src/rpc/index.js";
 import { assertNoOpenSockets, TEST_TIMEOUT } from "../helpers/net.js";
+import { collect, dial, finOrReset, needsSs, pythonAckClient, readByServer, sendOneByOne } from "../server/helpers.js";
 import { interrupt, runCli, serveCli } from "./cli.js";
 
 const opts = { timeout: TEST_TIMEOUT };
@@ -51,6 +52,26 @@ describe("sockpool serve", () => {
     assert.equal(result.code, 0, result.stderr);
   });
 
+  test("echo --delay: SIGINT still answers every message that arrived before it, then FIN", {
+    ...opts,
+    skip: needsSs,
+  }, async (t) => {
+    const { cli, port } = await serveCli(t, ["echo", "--delay", "200ms"]);
+    const s = await dial(t, port);
+    const got = collect(s);
+    const fin = finOrReset(s);
+    // Each message is read by the server before the next is sent: the server answers the
+    // first while the others wait in its paused socket, as pipelined requests do.
+    const readUpTo = (n: number) => readByServer(port, new Map([[s.localPort as number, n]]));
+    await sendOneByOne(s, ["one\n", "two\n", "three\n"], readUpTo);
+    cli.child.kill("SIGINT");
+    assert.equal(await fin, "FIN");
+    assert.equal(got.text(), "one\ntwo\nthree\n", "every message answered before the FIN");
+    s.end();
+    const result = await cli.exited;
+    assert.equal(result.code, 0, result.stderr);
+  });
+
   test("echo --once answers one message, then closes the connection", opts, async (t) => {
     const { cli, port } = await serveCli(t, ["echo", "--once"]);
     const conn = await client(t, port);
@@ -73,8 +94,15 @@ describe("sockpool serve", () => {
     assert.equal((await interrupt(cli)).code, 0);
   });
 
-  test("ack answers every line with --message", opts, async (t) => {
-    const { cli, port } = await serveCli(t, ["ack", "--message", "OK"]);
+  test("ack answers a Python asyncio client's 'hi' without a newline", opts, async (t) => {
+    const { cli, port } = await serveCli(t, ["ack"]);
+    assert.deepEqual(await pythonAckClient(port, "hi"), { outcome: "answered", received: "Message received\n" });
+    assert.equal((await interrupt(cli)).code, 0);
+  });
+
+  test("ack --per-line answers every complete line with --message", opts, async (t) => {
+    const { cli, port } = await serveCli(t, ["ack", "--per-line", "--message", "OK"]);
+    assert.deepEqual(await pythonAckClient(port, "no newline", 0.3), { outcome: "timeout", received: "" });
     const conn = await client(t, port);
     await conn.write("a\nb\n");
     assert.equal(await conn.readLine(), "OK");
@@ -141,6 +169,48 @@ describe("sockpool serve", () => {
     assert.match(result.stderr, /ERR_SOCKPOOL_SERVER_CLOSED: every worker exited on its own/);
   });
 
+  test("--workers: a primary killed with SIGKILL leaves its workers to answer every request in flight, then exit", {
+    ...opts,
+    skip: needsSs,
+  }, async (t) => {
+    const { cli, port } = await serveCli(t, ["echo", "--delay", "1s", "--workers", "2"]);
+    const primary = cli.child.pid as number;
+    const workers = readFileSync(`/proc/${primary}/task/${primary}/children`, "utf8").trim().split(/\s+/).map(Number);
+    assert.equal(workers.length, 2);
+    t.after(() => {
+      for (const w of workers) if (alive(w)) process.kill(w, "SIGKILL");
+    });
+    const requests = Array.from({ length: 20 }, (_, i) => `request ${i}\n`);
+    const clients = await Promise.all(requests.map(() => dial(t, port)));
+    const replies = clients.map((c) => ({ got: collect(c), fin: finOrReset(c) }));
+    const sent = new Map<number, number>();
+    for (const [i, c] of clients.entries()) {
+      c.write(requests[i] as string);
+      sent.set(c.localPort as number, (requests[i] as string).length);
+    }
+    // Every request is inside a worker (read out of the kernel) before the primary dies.
+    await readByServer(port, sent);
+    process.kill(primary, "SIGKILL");
+    for (const [i, { got, fin }] of replies.entries()) {
+      assert.equal(await fin, "FIN", `client ${i}`);
+      assert.equal(got.text(), requests[i], `client ${i} got its reply before the FIN`);
+      clients[i]?.end();
+    }
+    // The workers hold the CLI's stdout and stderr: they close once every worker has exited.
+    const result = await cli.exited;
+    assert.equal(result.signal, "SIGKILL");
+    assert.deepEqual(workers.filter(alive), [], "no worker is left running");
+  });
+
+  test("--per-line applies to ack only", opts, async (t) => {
+    const result = await runCli(t, ["serve", "echo", "--per-line"]);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /^ERR_SOCKPOOL_INVALID_ARGUMENT: --per-line applies to "serve ack" only, not "serve echo"/,
+    );
+  });
+
   test("a port in use is a clear error with exit 1", opts, async (t) => {
     const blocker = net.createServer().listen(0, "127.0.0.1");
     await once(blocker, "listening");
@@ -152,3 +222,12 @@ describe("sockpool serve", () => {
     assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
   });
 });
+
+/** Whether process `pid` still runs (a zombie nobody reaped has exited). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}

@@ -12,6 +12,7 @@ import { Channel, connect, createEchoServer, type LeakReport } from "sockpool";
 import { deferred } from "../../src/internal/deferred.js";
 import { armsTimer, MAX_TIMER_MS, orNever, startTimer } from "../../src/internal/timer.js";
 import { assertNoOpenSockets, echoServer, rawServer, TEST_TIMEOUT } from "../helpers/net.js";
+import { selfSigned } from "../helpers/tls.js";
 import { testPool } from "../pool/helpers.js";
 import { collect, dial, serve } from "../server/helpers.js";
 
@@ -108,6 +109,27 @@ describe("server timer options past the limit mean never", () => {
     assert.equal(s.destroyed, false, "the server waits for our FIN instead of destroying at once");
     s.end();
     await once(s, "close");
+  });
+
+  it("handshakeTimeout of a TLS listener", opts, async (t) => {
+    const { key, cert } = selfSigned();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    t.after(() => process.off("warning", onWarning));
+    for (const handshakeTimeout of [PAST_LIMIT, Number.POSITIVE_INFINITY]) {
+      const { server, port } = await serve(t, createEchoServer({ handshakeTimeout }), {}, { tls: { key, cert } });
+      const s = await dial(t, port); // a client that never starts its handshake
+      await misfireWindow();
+      assert.deepEqual(
+        warnings.map((w) => w.name),
+        [],
+        `handshakeTimeout ${handshakeTimeout}: no TimeoutOverflowWarning, no timer was given the delay`,
+      );
+      assert.equal(s.destroyed, false, `handshakeTimeout ${handshakeTimeout}: still waiting for the handshake`);
+      assert.equal(server.stats().tlsErrors, 0);
+      assert.equal(server.stats().handshaking, 1);
+    }
   });
 
   it("the echo server's delay", opts, async (t) => {

@@ -3,7 +3,7 @@ import { after, describe, it } from "node:test";
 import { connect } from "sockpool";
 import { createAckServer, createEchoServer, createPrintServer } from "../../src/server/index.js";
 import { assertNoOpenSockets, TEST_TIMEOUT, until } from "../helpers/net.js";
-import { collect, dial, received, serve } from "./helpers.js";
+import { collect, dial, pythonAckClient, received, serve } from "./helpers.js";
 
 const opts = { timeout: TEST_TIMEOUT };
 after(assertNoOpenSockets);
@@ -42,16 +42,39 @@ describe("Built-in servers", () => {
     await until(() => server.stats().current === 0, "the server to close its side");
   });
 
-  it("ack answers each line with the configured message, or 'Message received'", opts, async (t) => {
-    const plain = await serve(t, createAckServer());
-    const custom = await serve(t, createAckServer({ message: "OK" }));
-    const a = await dial(t, plain.port);
-    a.write("x\ny\n");
-    assert.equal((await received(a, 34)).toString(), "Message received\nMessage received\n");
-    const b = await dial(t, custom.port);
-    b.write("z\n");
-    assert.equal((await received(b, 3)).toString(), "OK\n");
+  it(
+    "ack answers a Python asyncio client's 'hi' without a newline, at once (asyncio's Protocol example)",
+    opts,
+    async (t) => {
+      const { port } = await serve(t, createAckServer());
+      assert.deepEqual(await pythonAckClient(port, "hi"), { outcome: "answered", received: "Message received\n" });
+    },
+  );
+
+  it("ack answers each chunk with the configured message and a newline, whatever it holds", opts, async (t) => {
+    const { port } = await serve(t, createAckServer({ message: "OK" }));
+    const s = await dial(t, port);
+    const got = collect(s);
+    for (const [i, chunk] of ["no newline", "two\nlines\n", "\n"].entries()) {
+      s.write(chunk);
+      await until(() => got.text() === "OK\n".repeat(i + 1), `answer ${i + 1}`);
+    }
   });
+
+  it(
+    "ack with perLine answers each complete line with the configured message, or 'Message received'",
+    opts,
+    async (t) => {
+      const plain = await serve(t, createAckServer({ perLine: true }));
+      const custom = await serve(t, createAckServer({ message: "OK", perLine: true }));
+      const a = await dial(t, plain.port);
+      a.write("x\ny\n");
+      assert.equal((await received(a, 34)).toString(), "Message received\nMessage received\n");
+      const b = await dial(t, custom.port);
+      b.write("z\n");
+      assert.equal((await received(b, 3)).toString(), "OK\n");
+    },
+  );
 
   it("print logs each line prefixed by the client's address", opts, async (t) => {
     const log: string[] = [];

@@ -79,7 +79,7 @@ describe("Line guard under garbage (scenario 24)", () => {
     opts,
     async (t) => {
       const max = 256;
-      const { server, port } = await serve(t, createAckServer({ message: "k", maxLineLength: max }));
+      const { server, port } = await serve(t, createAckServer({ message: "k", perLine: true, maxLineLength: max }));
       const rand = prng(24);
       for (let run = 0; run < 40; run++) {
         const input = Buffer.alloc(2048 + Math.floor(rand() * 4096));

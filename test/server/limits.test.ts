@@ -14,7 +14,7 @@ describe("Slowloris and idle clients (scenario 12)", () => {
     "closes a trickling client at the line deadline, a silent one at the idle timeout, and serves the rest",
     opts,
     async (t) => {
-      const { server, port } = await serve(t, createAckServer({ lineTimeout: 600, idleTimeout: 1000 }));
+      const { server, port } = await serve(t, createAckServer({ perLine: true, lineTimeout: 600, idleTimeout: 1000 }));
       // The slowloris: one byte every 200 ms, never a newline, so it is never idle.
       const loris = await dial(t, port);
       const lorisGot = collect(loris);
@@ -250,7 +250,7 @@ describe("Flow control (scenario 16, one client)", () => {
 
 describe("Client half-close (scenario 17)", () => {
   it("answers all 1,000 lines sent with a FIN, then closes", opts, async (t) => {
-    const { server, port } = await serve(t, createAckServer({ message: "ack" }));
+    const { server, port } = await serve(t, createAckServer({ message: "ack", perLine: true }));
     const s = await dial(t, port);
     const got = collect(s);
     s.end(Array.from({ length: 1000 }, (_, i) => `line ${i}\n`).join(""));

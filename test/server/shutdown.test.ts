@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { ConnectError, type Connection, connect } from "sockpool";
 import { deferred } from "../../src/internal/deferred.js";
-import { createEchoServer, createServer } from "../../src/server/index.js";
+import { createEchoServer, createServer, type Server } from "../../src/server/index.js";
 import { assertNoOpenSockets, rejectsWith, TEST_TIMEOUT, until } from "../helpers/net.js";
-import { collect, dial, serve } from "./helpers.js";
+import { collect, dial, finOrReset, sendOneByOne, serve } from "./helpers.js";
 
 const opts = { timeout: TEST_TIMEOUT };
 after(assertNoOpenSockets);
@@ -22,6 +22,10 @@ function workServer(gotSlow: () => void) {
     }
   });
 }
+
+/** Resolves once `server` has read `n` bytes in all (Node's buffers included). */
+const bytesIn = (server: Server, n: number) =>
+  until(() => server.stats().bytesIn === n, `the server to read ${n} bytes`);
 
 describe("Graceful shutdown (scenario 20)", () => {
   it(
@@ -73,6 +77,49 @@ describe("Graceful shutdown (scenario 20)", () => {
     await server.close({ timeout: 5000 });
     await got.ended;
     assert.equal(got.text(), "ping");
+  });
+
+  it("answers every message that arrived before close(), then sends FIN (protocol transport)", opts, async (t) => {
+    // The delayed echo pauses its transport while a reply waits, so the second and third
+    // messages sit in the paused socket's buffer when the shutdown begins.
+    const { server, port } = await serve(t, createEchoServer({ delay: 100 }));
+    const s = await dial(t, port);
+    const got = collect(s);
+    const fin = finOrReset(s);
+    await sendOneByOne(s, ["one\n", "two\n", "three\n"], (n) => bytesIn(server, n));
+    const closing = server.close({ timeout: 5000 });
+    assert.equal(await fin, "FIN");
+    assert.equal(got.text(), "one\ntwo\nthree\n", "every message answered before the FIN");
+    s.end();
+    await closing;
+  });
+
+  it("answers every line that arrived before close(), even from a paused socket (stream handler)", opts, async (t) => {
+    // A handler that holds each line until `go`, on a connection that pauses its socket above
+    // 2 × 16 unread bytes: the third batch stays in the paused socket's buffer.
+    const go = deferred<void>();
+    const { server, port } = await serve(
+      t,
+      async (conn: Connection) => {
+        for (let line = await conn.readLine(); line !== null; line = await conn.readLine()) {
+          await go.promise;
+          await conn.write(`done ${line}\n`);
+        }
+      },
+      { connection: { limit: 16 } },
+    );
+    const s = await dial(t, port);
+    const got = collect(s);
+    const fin = finOrReset(s);
+    const batches = [0, 1, 2].map((b) => Array.from({ length: 5 }, (_, i) => `line-${b}${i}\n`).join(""));
+    await sendOneByOne(s, batches, (n) => bytesIn(server, n));
+    const closing = server.close({ timeout: 5000 });
+    go.resolve();
+    assert.equal(await fin, "FIN");
+    const expected = batches.join("").replaceAll("line-", "done line-");
+    assert.equal(got.text(), expected, "every line answered before the FIN");
+    s.end();
+    await closing;
   });
 
   it("forces the close with destroy() (a second Ctrl-C)", opts, async (t) => {

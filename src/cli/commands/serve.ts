@@ -20,7 +20,12 @@ const KINDS = ["echo", "chat", "ack", "print", "rpc-echo"] as const;
 type Kind = (typeof KINDS)[number];
 
 /** Flags that only some servers take. */
-const ONLY: Record<string, Kind[]> = { delay: ["echo", "rpc-echo"], once: ["echo"], message: ["ack"] };
+const ONLY: Record<string, Kind[]> = {
+  delay: ["echo", "rpc-echo"],
+  once: ["echo"],
+  message: ["ack"],
+  "per-line": ["ack"],
+};
 
 /** Everything `serve` was asked to do, parsed. */
 export interface ServeSettings {
@@ -30,6 +35,7 @@ export interface ServeSettings {
   delay: number;
   once: boolean;
   message: string | undefined;
+  perLine: boolean;
   maxConnections: number | undefined;
   workers: number;
   closeTimeout: number;
@@ -41,7 +47,7 @@ export const serveCommand: Command = {
   usage: [
     "serve echo     [--host H] [--port P] [--delay 1s] [--once]",
     "serve chat     [--host H] [--port P]",
-    "serve ack      [--host H] [--port P] [--message TEXT]",
+    "serve ack      [--host H] [--port P] [--message TEXT] [--per-line]",
     "serve print    [--host H] [--port P]",
     "serve rpc-echo [--host H] [--port P] [--delay 1s]",
   ],
@@ -49,7 +55,8 @@ export const serveCommand: Command = {
     "echo      sends back every chunk it gets (after --delay; with --once, answers one\n" +
     "          message and closes: a one-shot server a pool must not reuse)\n" +
     "chat      sends every line to every other client\n" +
-    "ack       answers each line with --message and a newline\n" +
+    "ack       answers each chunk it receives with --message and a newline, at once, as\n" +
+    "          asyncio's Protocol example does (with --per-line, each complete line)\n" +
     "print     prints each line on stdout, prefixed by the client's address\n" +
     "rpc-echo  answers each request of the multiplexed RPC protocol with its payload\n" +
     "          (after --delay; many in flight per socket); load it with bench --rpc\n\n" +
@@ -62,6 +69,7 @@ export const serveCommand: Command = {
     delay: { type: "string", value: "DURATION", help: "echo, rpc-echo: answer each message after this long" },
     once: { type: "boolean", help: "echo: answer one message per connection, then close it" },
     message: { type: "string", value: "TEXT", help: 'ack: the answer (default "Message received")' },
+    "per-line": { type: "boolean", help: "ack: answer each complete line instead of each chunk" },
     "max-connections": { type: "string", value: "N", help: "clients beyond N are closed at once" },
     workers: { type: "string", value: "N", help: "serve from N processes (node:cluster) sharing the port" },
     "close-timeout": { type: "string", value: "DURATION", help: "graceful close deadline (default 5s)" },
@@ -72,6 +80,7 @@ export const serveCommand: Command = {
     "sockpool serve echo --port 0 --once",
     "sockpool serve chat --host :: --port 4000 --max-connections 1000",
     'sockpool serve ack --message "OK"',
+    "sockpool serve ack --per-line",
     "sockpool serve print --workers 4",
   ],
   run: (ctx) => serve(ctx),
@@ -100,6 +109,7 @@ export function serveSettings(values: FlagValues, kindText: string): ServeSettin
     delay: parseDuration("--delay", str(values, "delay") ?? "0"),
     once: values.once === true,
     message: str(values, "message"),
+    perLine: values["per-line"] === true,
     maxConnections: max === undefined ? undefined : parseCount("--max-connections", max),
     workers: workers === undefined ? 1 : parseCount("--workers", workers, 1, 256),
     closeTimeout: parseDuration("--close-timeout", str(values, "close-timeout") ?? "5s"),
@@ -115,7 +125,7 @@ export function buildServer(s: ServeSettings, io: CliIo): Server | RpcServer {
     case "chat":
       return createChatServer(options);
     case "ack":
-      return createAckServer({ ...options, message: s.message });
+      return createAckServer({ ...options, message: s.message, perLine: s.perLine });
     case "print":
       return createPrintServer({ ...options, log: (line) => io.stdout.write(`${line}\n`) });
     case "rpc-echo":
