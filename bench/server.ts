@@ -8,13 +8,14 @@
  *
  * Every server runs in its own process, pinned to CPU 0; the closed-loop load generator
  * (C with epoll, bench/server/load.c) runs pinned to CPU 1 and reports its own CPU, so the
- * output shows it is not the bottleneck. This process only orchestrates. Peers that are not
- * installed are reported and skipped; see bench/server/ for each piece and
- * docs/benchmarks.md for the method.
+ * output shows it is not the bottleneck. The machine may be shared: each run waits for other
+ * work to calm down first, and the output says how much other work ran during each window.
+ * This process only orchestrates. Peers that are not installed are reported and skipped;
+ * see bench/server/ for each piece and docs/benchmarks.md for the method.
  *
  *   npm run build && node dist/bench/server.js [--seconds 2] [--repeats 5] [--only rps|mem]
  *       [--sizes 1KiB,10KiB,100KiB] [--conns 10,100] [--servers c,go,uvloop,raw,echo,stream]
- *       [--warmup 500] [--idle 10000] [--load c|node] [--python /usr/bin/python3]
+ *       [--warmup 500] [--quiet-wait 10] [--idle 10000] [--load c|node] [--python /usr/bin/python3]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -28,8 +29,8 @@ import { printMemory, printThroughput } from "./server/report.js";
 import { type Cell, measureThroughput } from "./server/throughput.js";
 import { pathOf, prepareToolchain, type Toolchain } from "./server/toolchain.js";
 
-/** Roughly what one run costs besides its warm-up and window: starting and stopping processes. */
-const RUN_OVERHEAD_MS = 300;
+/** Roughly what one run costs besides its warm-up and window: the quiet check, starting and stopping. */
+const RUN_OVERHEAD_MS = 600;
 
 async function main(options: BenchOptions, workDir: string): Promise<void> {
   const wantsPeer = (id: string) => options.servers.some((s) => s === id);

@@ -17,6 +17,8 @@ export interface LoadResult {
   /** CPU time in the window, in µs: the load generator's own, and the server's (-1 if unknown). */
   loadCpuUs: number;
   serverCpuUs: number;
+  /** Busy time of all CPUs together in the window, in µs (-1 if unknown): other work is the rest. */
+  busyCpuUs: number;
 }
 
 export interface LoadGenerator {
@@ -36,7 +38,7 @@ export interface LoadRun {
 }
 
 const NODE_LOAD = fileURLToPath(new URL("./load.js", import.meta.url));
-const FIELDS = ["requests", "seconds", "rps", "p50", "p99", "loadCpuUs", "serverCpuUs"] as const;
+const FIELDS = ["requests", "seconds", "rps", "p50", "p99", "loadCpuUs", "serverCpuUs", "busyCpuUs"] as const;
 
 /** The C generator when it was built, else the Node one. */
 export function loadGenerator(cBinary: string | undefined, pin: string[]): LoadGenerator {

@@ -12,11 +12,13 @@
  * come back, and send the next. After W ms of warm-up it counts for T ms, then prints one
  * JSON line (the same shape as the Node fallback, bench/server/load.ts):
  *
- *   {"requests":N,"seconds":s,"rps":r,"p50":ms,"p99":ms,"loadCpuUs":u,"serverCpuUs":u}
+ *   {"requests":N,"seconds":s,"rps":r,"p50":ms,"p99":ms,"loadCpuUs":u,"serverCpuUs":u,"busyCpuUs":u}
  *
  * requests: echoes completed in the window; p50/p99: their latencies (send start to last
  * byte back). loadCpuUs: this process's CPU time in the window (getrusage); serverCpuUs:
- * the server's, from /proc/PID/stat (all its threads), or -1 without --server-pid. On a
+ * the server's, from /proc/PID/stat (all its threads), or -1 without --server-pid;
+ * busyCpuUs: the busy time of all CPUs together, from /proc/stat (-1 if unreadable), so
+ * that what other work took during the window is busyCpuUs - loadCpuUs - serverCpuUs. On a
  * failed connection, or a server that closes one, it prints why on stderr and exits 1.
  */
 #define _GNU_SOURCE
@@ -107,6 +109,19 @@ static long long process_cpu_us(long pid) {
   if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
     return -1;
   return (long long)((utime + stime) * 1000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+/* Busy time (user, nice, system, irq, softirq, steal) of all CPUs together so far, in µs; -1 if unknown. */
+static long long machine_busy_us(void) {
+  FILE *f = fopen("/proc/stat", "r");
+  if (f == NULL) return -1;
+  unsigned long long user, nice, system, idle, iowait, irq, softirq, steal;
+  int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &system, &idle, &iowait, &irq,
+                 &softirq, &steal);
+  fclose(f);
+  if (n != 8) return -1;
+  unsigned long long busy = user + nice + system + irq + softirq + steal;
+  return (long long)(busy * 1000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
 }
 
 static void parse_options(int argc, char **argv) {
@@ -214,7 +229,7 @@ int main(int argc, char **argv) {
   struct epoll_event events[MAX_EVENTS];
   int counting = 0;
   uint64_t phase_end = now_ns() + (uint64_t)opt.warmup_ms * 1000000u, window_start = 0;
-  long long load_cpu0 = 0, server_cpu0 = 0;
+  long long load_cpu0 = 0, server_cpu0 = 0, busy0 = 0;
   for (;;) {
     uint64_t now = now_ns();
     if (now >= phase_end) {
@@ -224,6 +239,7 @@ int main(int argc, char **argv) {
       phase_end = now + (uint64_t)opt.window_ms * 1000000u;
       load_cpu0 = own_cpu_us();
       server_cpu0 = process_cpu_us(opt.server_pid);
+      busy0 = machine_busy_us();
     }
     int n = epoll_wait(ep, events, MAX_EVENTS, (int)((phase_end - now + 999999) / 1000000));
     if (n < 0 && errno == EINTR) continue;
@@ -241,9 +257,11 @@ int main(int argc, char **argv) {
   long long load_cpu = own_cpu_us() - load_cpu0;
   long long server_cpu1 = process_cpu_us(opt.server_pid);
   long long server_cpu = server_cpu0 < 0 || server_cpu1 < 0 ? -1 : server_cpu1 - server_cpu0;
+  long long busy1 = machine_busy_us();
+  long long busy = busy0 < 0 || busy1 < 0 ? -1 : busy1 - busy0;
   qsort(lat.ns, lat.len, sizeof *lat.ns, by_value);
-  printf("{\"requests\":%zu,\"seconds\":%.6f,\"rps\":%.1f,\"p50\":%.4f,\"p99\":%.4f,\"loadCpuUs\":%lld,\"serverCpuUs\":%lld}\n",
-         lat.len, seconds, (double)lat.len / seconds, percentile_ms(&lat, 50), percentile_ms(&lat, 99), load_cpu,
-         server_cpu);
+  printf("{\"requests\":%zu,\"seconds\":%.6f,\"rps\":%.1f,\"p50\":%.4f,\"p99\":%.4f,", lat.len, seconds,
+         (double)lat.len / seconds, percentile_ms(&lat, 50), percentile_ms(&lat, 99));
+  printf("\"loadCpuUs\":%lld,\"serverCpuUs\":%lld,\"busyCpuUs\":%lld}\n", load_cpu, server_cpu, busy);
   return 0;
 }

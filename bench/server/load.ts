@@ -12,7 +12,7 @@ import net from "node:net";
 import { createHistogram } from "node:perf_hooks";
 import { arg } from "../lib/stats.js";
 import type { LoadResult } from "./load-runner.js";
-import { processCpuMicros } from "./proc.js";
+import { machineBusyMicros, processCpuMicros } from "./proc.js";
 
 const PORT = arg("port", 0);
 const HOLD_WAVE = 500;
@@ -59,7 +59,7 @@ async function measure(): Promise<void> {
   const sockets = Array.from({ length: arg("conns", 10) }, () => client(message, record, fail));
   await new Promise((resolve) => setTimeout(resolve, arg("warmup-ms", 500)));
   counting = true;
-  const [start, load0, server0] = [process.hrtime.bigint(), ownCpu(), serverCpu()];
+  const [start, load0, server0, busy0] = [process.hrtime.bigint(), ownCpu(), serverCpu(), machineBusyMicros()];
   await new Promise((resolve) => setTimeout(resolve, arg("ms", 2000)));
   counting = false;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
@@ -71,6 +71,7 @@ async function measure(): Promise<void> {
     p99: hist.percentile(99) / 1e6,
     loadCpuUs: ownCpu() - load0,
     serverCpuUs: Number.isNaN(server0) ? -1 : serverCpu() - server0,
+    busyCpuUs: machineBusyMicros() - busy0,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   for (const socket of sockets) socket.destroy();

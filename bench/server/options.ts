@@ -7,6 +7,8 @@ export type ServerId = (typeof SERVER_IDS)[number];
 export const USAGE = `node dist/bench/server.js [options]
   --seconds N     timed window per run, in s (default 2)
   --warmup MS     warm-up before each window, in ms (default 500)
+  --quiet-wait S  before each run, wait up to S s for other work to use < 15% of a core
+                  (default 10; 0: do not wait)
   --repeats N     interleaved rounds (default 5)
   --sizes LIST    message sizes, e.g. 1KiB,10KiB,100KiB (default); bytes without a unit
   --conns LIST    connection counts (default 10,100)
@@ -19,6 +21,7 @@ export const USAGE = `node dist/bench/server.js [options]
 export interface BenchOptions {
   windowMs: number;
   warmupMs: number;
+  quietWaitMs: number;
   repeats: number;
   sizes: number[];
   conns: number[];
@@ -38,6 +41,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     options: {
       seconds: { type: "string", default: "2" },
       warmup: { type: "string", default: "500" },
+      "quiet-wait": { type: "string", default: "10" },
       repeats: { type: "string", default: "5" },
       sizes: { type: "string", default: "1KiB,10KiB,100KiB" },
       conns: { type: "string", default: "10,100" },
@@ -54,6 +58,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
   return {
     windowMs: positive("seconds", values.seconds) * 1000,
     warmupMs: positive("warmup", values.warmup, true),
+    quietWaitMs: positive("quiet-wait", values["quiet-wait"], true) * 1000,
     repeats: Math.round(positive("repeats", values.repeats)),
     sizes: list("sizes", values.sizes, parseSize),
     conns: list("conns", values.conns, (v) => Math.round(positive("conns", v))),

@@ -1,7 +1,7 @@
 /**
- * What bench/server reads about a running process from Linux's /proc, the same way for
- * every server whatever its language: CPU time (all threads, user + system) and resident
- * memory.
+ * What bench/server reads from Linux's /proc, the same way for every server whatever its
+ * language: a process's CPU time (all threads, user + system) and resident memory, and
+ * how busy the whole machine was.
  */
 import { readFileSync } from "node:fs";
 
@@ -19,6 +19,17 @@ export function processCpuMicros(pid: number): number {
   const utime = Number(fields[14 - 3]);
   const stime = Number(fields[15 - 3]);
   return ((utime + stime) * 1_000_000) / USER_HZ;
+}
+
+/**
+ * Busy time of all CPUs together so far (user, nice, system, irq, softirq and steal from
+ * the first line of /proc/stat), in µs (10 ms resolution).
+ */
+export function machineBusyMicros(): number {
+  const [, ...ticks] = readFileSync("/proc/stat", "latin1").split("\n", 1)[0]?.split(/\s+/) ?? [];
+  const [user, nice, system, , , irq, softirq, steal] = ticks.map(Number);
+  const busy = [user, nice, system, irq, softirq, steal].reduce((sum: number, t) => sum + (t ?? Number.NaN), 0);
+  return (busy * 1_000_000) / USER_HZ;
 }
 
 /** Resident set size of `pid` in bytes (VmRSS). */

@@ -2,13 +2,20 @@
 import { fmt, median, percent, table } from "../lib/stats.js";
 import type { MemorySamples } from "./memory.js";
 import { BASELINE, MOONSHOT, SERVER_NAMES, type ServerSpec } from "./peers.js";
-import { type Cell, cellLabel, type RunSample, type ThroughputSamples } from "./throughput.js";
+import { QUIET_SHARE } from "./quiet.js";
+import { type Cell, cellLabel, type QuietWaits, type RunSample, type ThroughputSamples } from "./throughput.js";
 
 /** A load generator above this share of its core may be what limits a run. */
 const LOAD_SATURATED = 0.9;
+/** Other work above this share of a core during a window disturbed the run. */
+const OTHER_DISTURBS = 0.2;
 const MOONSHOT_PEERS = MOONSHOT.map((id) => SERVER_NAMES[id]).join(" and ");
 
-export function printThroughput(samples: ThroughputSamples, servers: ServerSpec[], repeats: number): void {
+export function printThroughput(
+  { samples, waits }: { samples: ThroughputSamples; waits: QuietWaits },
+  servers: ServerSpec[],
+  repeats: number,
+): void {
   const rows: string[][] = [];
   const busyLoad: string[] = [];
   for (const [cell, byServer] of samples) {
@@ -32,19 +39,33 @@ export function printThroughput(samples: ThroughputSamples, servers: ServerSpec[
         ratio(med(spec.id, "cpuPerRequestUs"), med(BASELINE, "cpuPerRequestUs")),
         percent(med(spec.id, "serverCpuShare")),
         percent(med(spec.id, "loadCpuShare")),
+        percent(med(spec.id, "otherCpuShare")),
       ]);
     }
   }
   const vsRaw = `vs ${SERVER_NAMES[BASELINE]}`;
   const headers = ["size", "conns", "server", "req/s", "min–max", vsRaw, "vs moonshot", "p50 ms", "p99 ms"];
-  table([...headers, "server CPU µs/req", `CPU ${vsRaw}`, "server CPU", "load CPU"], rows);
+  table([...headers, "server CPU µs/req", `CPU ${vsRaw}`, "server CPU", "load CPU", "other CPU"], rows);
   console.log(`\nThe moonshot is the better of ${MOONSHOT_PEERS} in each cell (by median req/s). "server CPU"`);
-  console.log(`and "load CPU" are each process's CPU time over the window, as a share of one core.`);
+  console.log(`and "load CPU" are each process's CPU time over the window, as a share of one core; "other CPU"`);
+  console.log(`is what the rest of the machine used meanwhile (its busy time minus theirs).`);
+  printDisturbed(samples, waits);
   if (busyLoad.length > 0) {
     console.log(`\nThe load generator used ≥ ${percent(LOAD_SATURATED)} of its core in these runs, so their req/s`);
     console.log(`may be a lower bound (their CPU µs/req still holds): ${busyLoad.join("; ")}.`);
   }
   printSummary(samples, servers);
+}
+
+/** How much other work there was: before the runs (the quiet wait) and during their windows. */
+function printDisturbed(samples: ThroughputSamples, waits: QuietWaits): void {
+  const runs = [...samples.values()].flatMap((byServer) => [...byServer.values()].flat());
+  const disturbed = runs.filter((s) => s.otherCpuShare >= OTHER_DISTURBS).length;
+  const waited = `${fmt(waits.waitedMs / 1000, 0)} s`;
+  const quiet = percent(QUIET_SHARE);
+  console.log(`\nBefore the runs, ${waited} went to waiting for other work to drop under ${quiet} of a core;`);
+  console.log(`${waits.notQuiet} runs started without that. During the windows, ${disturbed} of ${runs.length} runs`);
+  console.log(`shared the CPUs with other work using ≥ ${percent(OTHER_DISTURBS)} of a core: the spread shows them.`);
 }
 
 /** Two compact tables, one row per server and one column per cell: median req/s, and its ratio to the moonshot. */

@@ -8,6 +8,7 @@
 import { percent, rotate } from "../lib/stats.js";
 import { type LoadGenerator, runLoad } from "./load-runner.js";
 import type { ServerSpec } from "./peers.js";
+import { waitForQuiet } from "./quiet.js";
 import { RunningServer } from "./running-server.js";
 
 export interface Cell {
@@ -24,6 +25,8 @@ export interface RunSample {
   cpuPerRequestUs: number;
   serverCpuShare: number;
   loadCpuShare: number;
+  /** Everything else the machine's CPUs did in the window: neighbours' work, this orchestrator. */
+  otherCpuShare: number;
 }
 
 export interface ThroughputPlan {
@@ -32,6 +35,8 @@ export interface ThroughputPlan {
   repeats: number;
   warmupMs: number;
   windowMs: number;
+  /** The longest wait for a quiet machine before each run, in ms (0: none). */
+  quietWaitMs: number;
   generator: LoadGenerator;
   serverPin: string[];
 }
@@ -39,29 +44,48 @@ export interface ThroughputPlan {
 /** Samples by cell, then by server id; failed runs leave no sample (and say why on stderr). */
 export type ThroughputSamples = Map<Cell, Map<string, RunSample[]>>;
 
+/** Time spent waiting for a quiet machine, and how many runs started without one. */
+export interface QuietWaits {
+  waitedMs: number;
+  notQuiet: number;
+}
+
 export function cellLabel(cell: Cell): string {
   const size = cell.size % 1024 === 0 ? `${cell.size / 1024} KiB` : `${cell.size} B`;
   return `${size} @${cell.conns}`;
 }
 
-export async function measureThroughput(plan: ThroughputPlan): Promise<ThroughputSamples> {
+export async function measureThroughput(
+  plan: ThroughputPlan,
+): Promise<{ samples: ThroughputSamples; waits: QuietWaits }> {
   const samples: ThroughputSamples = new Map(plan.cells.map((cell) => [cell, new Map()]));
+  const waits: QuietWaits = { waitedMs: 0, notQuiet: 0 };
   for (let round = 0; round < plan.repeats; round++) {
     for (const cell of plan.cells) {
       for (const spec of rotate(plan.servers, round)) {
         const where = `[round ${round + 1}/${plan.repeats}, ${cellLabel(cell)}] ${spec.name}`;
         try {
+          await waitForQuietBefore(where, plan.quietWaitMs, waits);
           const sample = await runOnce(plan, spec, cell);
           const byServer = samples.get(cell) as Map<string, RunSample[]>;
           byServer.set(spec.id, [...(byServer.get(spec.id) ?? []), sample]);
-          console.error(`${where}: ${Math.round(sample.rps)} req/s, load CPU ${percent(sample.loadCpuShare)}`);
+          const cpu = `server CPU ${percent(sample.serverCpuShare)}, load ${percent(sample.loadCpuShare)}`;
+          console.error(`${where}: ${Math.round(sample.rps)} req/s, ${cpu}, other ${percent(sample.otherCpuShare)}`);
         } catch (err) {
           console.error(`${where} FAILED: ${(err as Error).message}`);
         }
       }
     }
   }
-  return samples;
+  return { samples, waits };
+}
+
+async function waitForQuietBefore(where: string, maxMs: number, waits: QuietWaits): Promise<void> {
+  if (maxMs <= 0) return;
+  const { waitedMs, quiet } = await waitForQuiet(maxMs);
+  waits.waitedMs += waitedMs;
+  if (!quiet) waits.notQuiet++;
+  if (waitedMs > 0) console.error(`${where}: waited ${waitedMs} ms for quiet${quiet ? "" : " in vain"}`);
 }
 
 async function runOnce(plan: ThroughputPlan, spec: ServerSpec, cell: Cell): Promise<RunSample> {
@@ -76,6 +100,8 @@ async function runOnce(plan: ThroughputPlan, spec: ServerSpec, cell: Cell): Prom
       windowMs: plan.windowMs,
     });
     const windowUs = result.seconds * 1e6;
+    const known = result.serverCpuUs >= 0 && result.busyCpuUs >= 0;
+    const otherUs = known ? result.busyCpuUs - result.serverCpuUs - result.loadCpuUs : Number.NaN;
     return {
       rps: result.rps,
       p50: result.p50,
@@ -83,6 +109,7 @@ async function runOnce(plan: ThroughputPlan, spec: ServerSpec, cell: Cell): Prom
       cpuPerRequestUs: result.serverCpuUs < 0 ? Number.NaN : result.serverCpuUs / result.requests,
       serverCpuShare: result.serverCpuUs < 0 ? Number.NaN : result.serverCpuUs / windowUs,
       loadCpuShare: result.loadCpuUs / windowUs,
+      otherCpuShare: Math.max(0, otherUs) / windowUs,
     };
   } finally {
     await server.stop();
