@@ -15,7 +15,7 @@
  *
  *   npm run build && node dist/bench/server.js [--seconds 2] [--repeats 5] [--only rps|mem]
  *       [--sizes 1KiB,10KiB,100KiB] [--conns 10,100] [--servers c,go,uvloop,raw,echo,stream]
- *       [--warmup 500] [--quiet-wait 10] [--idle 10000] [--load c|node] [--python /usr/bin/python3]
+ *       [--warmup 500] [--quiet-wait 5] [--idle 10000] [--load c|node] [--python /usr/bin/python3]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";

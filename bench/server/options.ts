@@ -8,7 +8,7 @@ export const USAGE = `node dist/bench/server.js [options]
   --seconds N     timed window per run, in s (default 2)
   --warmup MS     warm-up before each window, in ms (default 500)
   --quiet-wait S  before each run, wait up to S s for other work to use < 15% of a core
-                  (default 10; 0: do not wait)
+                  (default 5; 0: do not wait)
   --repeats N     interleaved rounds (default 5)
   --sizes LIST    message sizes, e.g. 1KiB,10KiB,100KiB (default); bytes without a unit
   --conns LIST    connection counts (default 10,100)
@@ -41,7 +41,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     options: {
       seconds: { type: "string", default: "2" },
       warmup: { type: "string", default: "500" },
-      "quiet-wait": { type: "string", default: "10" },
+      "quiet-wait": { type: "string", default: "5" },
       repeats: { type: "string", default: "5" },
       sizes: { type: "string", default: "1KiB,10KiB,100KiB" },
       conns: { type: "string", default: "10,100" },

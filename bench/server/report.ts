@@ -1,4 +1,8 @@
-/** The tables bench/server prints: medians over the rounds, min–max spread, same-run ratios. */
+/**
+ * The tables bench/server prints: medians over the rounds, min–max spread, same-run ratios.
+ * Throughput figures use only the runs that other work did not disturb (see OTHER_DISTURBS),
+ * chosen by what the rest of the machine did, never by the run's own result.
+ */
 import { fmt, median, percent, table } from "../lib/stats.js";
 import type { MemorySamples } from "./memory.js";
 import { BASELINE, MOONSHOT, SERVER_NAMES, type ServerSpec } from "./peers.js";
@@ -12,10 +16,11 @@ const OTHER_DISTURBS = 0.2;
 const MOONSHOT_PEERS = MOONSHOT.map((id) => SERVER_NAMES[id]).join(" and ");
 
 export function printThroughput(
-  { samples, waits }: { samples: ThroughputSamples; waits: QuietWaits },
+  { samples: all, waits }: { samples: ThroughputSamples; waits: QuietWaits },
   servers: ServerSpec[],
   repeats: number,
 ): void {
+  const samples = keepUndisturbed(all);
   const rows: string[][] = [];
   const busyLoad: string[] = [];
   for (const [cell, byServer] of samples) {
@@ -24,7 +29,7 @@ export function printThroughput(
     for (const spec of servers) {
       const runs = byServer.get(spec.id) ?? [];
       const rps = runs.map((s) => s.rps);
-      const name = runs.length < repeats ? `${spec.name} (${runs.length}/${repeats} runs)` : spec.name;
+      const name = `${spec.name}${runsNote(runs, repeats)}`;
       if (med(spec.id, "loadCpuShare") >= LOAD_SATURATED) busyLoad.push(`${cellLabel(cell)} ${spec.name}`);
       rows.push([
         ...cellColumns(cell),
@@ -49,7 +54,7 @@ export function printThroughput(
   console.log(`\nThe moonshot is the better of ${MOONSHOT_PEERS} in each cell (by median req/s). "server CPU"`);
   console.log(`and "load CPU" are each process's CPU time over the window, as a share of one core; "other CPU"`);
   console.log(`is what the rest of the machine used meanwhile (its busy time minus theirs).`);
-  printDisturbed(samples, waits);
+  printDisturbed(all, waits);
   if (busyLoad.length > 0) {
     console.log(`\nThe load generator used ≥ ${percent(LOAD_SATURATED)} of its core in these runs, so their req/s`);
     console.log(`may be a lower bound (their CPU µs/req still holds): ${busyLoad.join("; ")}.`);
@@ -57,15 +62,39 @@ export function printThroughput(
   printSummary(samples, servers);
 }
 
+/** Per cell and server: the runs other work did not disturb, or all of them if it disturbed every one. */
+function keepUndisturbed(samples: ThroughputSamples): ThroughputSamples {
+  const keep = (runs: RunSample[]) => {
+    const clean = runs.filter((s) => !isDisturbed(s));
+    return clean.length > 0 ? clean : runs;
+  };
+  return new Map(
+    [...samples].map(([cell, byServer]) => [cell, new Map([...byServer].map(([id, runs]) => [id, keep(runs)]))]),
+  );
+}
+
+function isDisturbed(sample: RunSample): boolean {
+  return sample.otherCpuShare >= OTHER_DISTURBS;
+}
+
+/** " (3/5 runs)" when fewer runs than rounds are kept, " (all runs disturbed)" when no run was clean. */
+function runsNote(kept: RunSample[], repeats: number): string {
+  if (kept.length > 0 && kept.every(isDisturbed)) return " (all runs disturbed)";
+  return kept.length < repeats ? ` (${kept.length}/${repeats} runs)` : "";
+}
+
 /** How much other work there was: before the runs (the quiet wait) and during their windows. */
 function printDisturbed(samples: ThroughputSamples, waits: QuietWaits): void {
   const runs = [...samples.values()].flatMap((byServer) => [...byServer.values()].flat());
-  const disturbed = runs.filter((s) => s.otherCpuShare >= OTHER_DISTURBS).length;
+  const disturbed = runs.filter(isDisturbed).length;
   const waited = `${fmt(waits.waitedMs / 1000, 0)} s`;
   const quiet = percent(QUIET_SHARE);
   console.log(`\nBefore the runs, ${waited} went to waiting for other work to drop under ${quiet} of a core;`);
-  console.log(`${waits.notQuiet} runs started without that. During the windows, ${disturbed} of ${runs.length} runs`);
-  console.log(`shared the CPUs with other work using ≥ ${percent(OTHER_DISTURBS)} of a core: the spread shows them.`);
+  console.log(
+    `${waits.notQuiet} runs started without that. During the windows, other work used ≥ ${percent(OTHER_DISTURBS)}`,
+  );
+  console.log(`of a core in ${disturbed} of ${runs.length} runs. Those runs are left out of the figures above and`);
+  console.log(`below whenever the same server and cell has an undisturbed run; the "runs" note counts what is left.`);
 }
 
 /** Two compact tables, one row per server and one column per cell: median req/s, and its ratio to the moonshot. */
