@@ -45,6 +45,7 @@ async function main(options: BenchOptions, workDir: string): Promise<void> {
   const servers = specs.filter((s) => s.argv !== undefined);
   const generator = loadGenerator(pathOf(tools.loadC), tools.loadPin);
   printSetup(options, tools, specs, generator.name);
+  if (options.ignored.length > 0) console.error(`bench/server ignores ${options.ignored.join(", ")}`);
   if (options.rps) {
     const cells: Cell[] = options.sizes.flatMap((size) => options.conns.map((conns) => ({ size, conns })));
     const minutes = (cells.length * servers.length * options.repeats * runMs(options)) / 60_000;

@@ -31,43 +31,55 @@ export interface BenchOptions {
   mem: boolean;
   load: "c" | "node";
   python: string;
+  /** Flags that are not this bench's (bench/run.js passes every flag to every bench). */
+  ignored: string[];
 }
 
-/** Reads `argv` (without node and the script); throws an Error naming the bad flag and value. */
+const OPTIONS = {
+  seconds: { type: "string", default: "2" },
+  warmup: { type: "string", default: "500" },
+  "quiet-wait": { type: "string", default: "5" },
+  repeats: { type: "string", default: "5" },
+  sizes: { type: "string", default: "1KiB,10KiB,100KiB" },
+  conns: { type: "string", default: "10,100" },
+  servers: { type: "string", default: SERVER_IDS.join(",") },
+  idle: { type: "string", default: "10000" },
+  only: { type: "string" },
+  load: { type: "string", default: "c" },
+  python: { type: "string", default: "/usr/bin/python3" },
+} as const;
+type OptionName = keyof typeof OPTIONS;
+
+/**
+ * Reads `argv` (without node and the script); throws an Error naming the bad flag and value.
+ * Flags it does not know are returned in `ignored`, not rejected: bench/run.js passes every
+ * flag to every bench.
+ */
 export function parseBenchOptions(argv: string[]): BenchOptions {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      seconds: { type: "string", default: "2" },
-      warmup: { type: "string", default: "500" },
-      "quiet-wait": { type: "string", default: "5" },
-      repeats: { type: "string", default: "5" },
-      sizes: { type: "string", default: "1KiB,10KiB,100KiB" },
-      conns: { type: "string", default: "10,100" },
-      servers: { type: "string", default: SERVER_IDS.join(",") },
-      idle: { type: "string", default: "10000" },
-      only: { type: "string" },
-      load: { type: "string", default: "c" },
-      python: { type: "string", default: "/usr/bin/python3" },
-    },
-  });
-  const only = values.only;
+  const { values, tokens } = parseArgs({ args: argv, strict: false, tokens: true, options: OPTIONS });
+  const text = (name: OptionName): string => {
+    const value = values[name];
+    if (typeof value !== "string") throw new Error(`--${name} needs a value`);
+    return value;
+  };
+  const only = values.only === undefined ? undefined : text("only");
   if (only !== undefined && only !== "rps" && only !== "mem") throw badFlag("only", only, "rps or mem");
-  if (values.load !== "c" && values.load !== "node") throw badFlag("load", values.load, "c or node");
+  const load = text("load");
+  if (load !== "c" && load !== "node") throw badFlag("load", load, "c or node");
   return {
-    windowMs: positive("seconds", values.seconds) * 1000,
-    warmupMs: positive("warmup", values.warmup, true),
-    quietWaitMs: positive("quiet-wait", values["quiet-wait"], true) * 1000,
-    repeats: Math.round(positive("repeats", values.repeats)),
-    sizes: list("sizes", values.sizes, parseSize),
-    conns: list("conns", values.conns, (v) => Math.round(positive("conns", v))),
-    servers: list("servers", values.servers, parseServerId),
-    idle: Math.round(positive("idle", values.idle)),
+    windowMs: positive("seconds", text("seconds")) * 1000,
+    warmupMs: positive("warmup", text("warmup"), true),
+    quietWaitMs: positive("quiet-wait", text("quiet-wait"), true) * 1000,
+    repeats: Math.round(positive("repeats", text("repeats"))),
+    sizes: list("sizes", text("sizes"), parseSize),
+    conns: list("conns", text("conns"), (v) => Math.round(positive("conns", v))),
+    servers: list("servers", text("servers"), parseServerId),
+    idle: Math.round(positive("idle", text("idle"))),
     rps: only !== "mem",
     mem: only !== "rps",
-    load: values.load,
-    python: values.python,
+    load,
+    python: text("python"),
+    ignored: tokens.flatMap((t) => (t.kind === "option" && !(t.name in OPTIONS) ? [t.rawName] : [])),
   };
 }
 
