@@ -1,4 +1,4 @@
-/** Small helpers shared by the benches: medians, formatting, argument reading. */
+/** Small helpers shared by the benches: medians, formatting, argument reading, run orders. */
 
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -8,6 +8,11 @@ export function median(values: number[]): number {
 
 export function fmt(n: number, digits = 1): string {
   return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+/** A share of something (0.5) as a whole percentage ("50%"); "—" when it could not be measured. */
+export function percent(share: number): string {
+  return Number.isFinite(share) ? `${Math.round(share * 100)}%` : "—";
 }
 
 /** `--name value` from process.argv, or the default. */
@@ -22,4 +27,10 @@ export function table(headers: string[], rows: (string | number)[][]): void {
   console.log(`| ${headers.join(" | ")} |`);
   console.log(`|${headers.map(() => "---").join("|")}|`);
   for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+}
+
+/** `items` rotated left by `by` places: the order of round `by` when runs take turns. */
+export function rotate<T>(items: readonly T[], by: number): T[] {
+  const k = items.length === 0 ? 0 : by % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
 }

@@ -1,107 +1,106 @@
 /**
- * Load generator for bench/server.ts, run as its own process. Two modes:
- * - `--port P --conns C --size S --seconds T`: C connections each send an S-byte message,
- *   wait for all S bytes to come back, and repeat, for T seconds after a short warm-up;
- *   sends back { rps, p50, p99 } (ms).
- * - `--port P --hold N`: opens N connections, echoes one byte on each, reports, and holds
- *   them until disconnected (for the idle-memory measurement).
+ * The Node fallback of bench/server's load generator, for machines without gcc; it takes
+ * the arguments of load.c and prints the same JSON line (see load.c for both). Being Node,
+ * it saturates its core well before the fastest servers do: the "load core" column says
+ * when. It also holds the idle connections of the memory table:
+ *
+ *   node load.js --port P --conns C --size S --warmup-ms W --ms T [--server-pid PID]
+ *   node load.js --port P --hold N    # opens N connections, echoes one byte on each,
+ *                                     # prints "held N", holds them until stdin closes
  */
 import net from "node:net";
 import { createHistogram } from "node:perf_hooks";
 import { arg } from "../lib/stats.js";
-
-export interface LoadResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  /** Every request answered, warm-up included (to divide the server's CPU time by). */
-  total: number;
-}
+import type { LoadResult } from "./load-runner.js";
+import { machineBusyMicros, processCpuMicros } from "./proc.js";
 
 const PORT = arg("port", 0);
+const HOLD_WAVE = 500;
 
-async function measure(): Promise<void> {
-  const conns = arg("conns", 10);
-  const size = arg("size", 1024);
-  const seconds = arg("seconds", 2);
-  const message = Buffer.alloc(size, 0x61);
-  const hist = createHistogram();
-  let recording = false;
-  let done = 0;
-  let total = 0;
-  let stopping = false;
-  const finished: Promise<void>[] = [];
-  for (let i = 0; i < conns; i++) {
-    finished.push(
-      new Promise<void>((resolve, reject) => {
-        const s = net.connect({ port: PORT, host: "127.0.0.1", noDelay: true });
-        let got = 0;
-        let t0 = 0n;
-        const send = () => {
-          if (stopping) {
-            s.destroy();
-            return resolve();
-          }
-          got = 0;
-          t0 = process.hrtime.bigint();
-          s.write(message);
-        };
-        s.on("connect", send);
-        s.on("data", (chunk: Buffer) => {
-          got += chunk.length;
-          if (got < size) return;
-          total++;
-          if (recording) {
-            hist.record(process.hrtime.bigint() - t0);
-            done++;
-          }
-          send();
-        });
-        s.on("error", reject);
-      }),
-    );
-  }
-  await new Promise((r) => setTimeout(r, 300)); // warm-up
-  recording = true;
-  const start = process.hrtime.bigint();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  recording = false;
-  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-  stopping = true;
-  await Promise.all(finished);
-  const result: LoadResult = {
-    rps: done / elapsed,
-    p50: hist.percentile(50) / 1e6,
-    p99: hist.percentile(99) / 1e6,
-    total,
+/** One closed-loop client: sends `message`, waits for all of it back, calls `done`, repeats. */
+function client(message: Buffer, done: (startedNs: bigint) => void, failed: (err: Error) => void): net.Socket {
+  const socket = net.connect({ port: PORT, host: "127.0.0.1", noDelay: true });
+  let received = 0;
+  let started = 0n;
+  const send = () => {
+    received = 0;
+    started = process.hrtime.bigint();
+    socket.write(message);
   };
-  process.send?.(result);
-  process.disconnect();
+  socket.on("connect", send);
+  socket.on("data", (chunk: Buffer) => {
+    received += chunk.length;
+    if (received < message.length) return;
+    done(started);
+    send();
+  });
+  socket.on("error", failed);
+  socket.on("end", () => failed(new Error("the server closed a connection")));
+  return socket;
 }
 
-async function hold(): Promise<void> {
-  const n = arg("hold", 10_000);
+async function measure(): Promise<void> {
+  const serverPid = arg("server-pid", 0);
+  const serverCpu = () => (serverPid > 0 ? processCpuMicros(serverPid) : Number.NaN);
+  const ownCpu = () => {
+    const { user, system } = process.cpuUsage();
+    return user + system;
+  };
+  const hist = createHistogram();
+  let counting = false;
+  const fail = (err: Error) => {
+    console.error(`load: ${err.message}`);
+    process.exit(1);
+  };
+  const record = (started: bigint) => {
+    if (counting) hist.record(process.hrtime.bigint() - started);
+  };
+  const message = Buffer.alloc(arg("size", 1024), 0x61);
+  const sockets = Array.from({ length: arg("conns", 10) }, () => client(message, record, fail));
+  await new Promise((resolve) => setTimeout(resolve, arg("warmup-ms", 500)));
+  counting = true;
+  const [start, load0, server0, busy0] = [process.hrtime.bigint(), ownCpu(), serverCpu(), machineBusyMicros()];
+  await new Promise((resolve) => setTimeout(resolve, arg("ms", 2000)));
+  counting = false;
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const result: LoadResult = {
+    requests: hist.count,
+    seconds,
+    rps: hist.count / seconds,
+    p50: hist.percentile(50) / 1e6,
+    p99: hist.percentile(99) / 1e6,
+    loadCpuUs: ownCpu() - load0,
+    serverCpuUs: Number.isNaN(server0) ? -1 : serverCpu() - server0,
+    busyCpuUs: machineBusyMicros() - busy0,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  for (const socket of sockets) socket.destroy();
+}
+
+async function hold(count: number): Promise<void> {
   const sockets: net.Socket[] = [];
-  for (let wave = 0; wave < n; wave += 500) {
-    const batch: Promise<void>[] = [];
-    for (let i = wave; i < Math.min(n, wave + 500); i++) {
-      const s = net.connect({ port: PORT, host: "127.0.0.1" });
-      sockets.push(s);
-      batch.push(
+  for (let wave = 0; wave < count; wave += HOLD_WAVE) {
+    const echoed: Promise<void>[] = [];
+    for (let i = wave; i < Math.min(count, wave + HOLD_WAVE); i++) {
+      const socket = net.connect({ port: PORT, host: "127.0.0.1" });
+      socket.on("error", () => {}); // after the echo, a reset only ends the measurement early
+      sockets.push(socket);
+      echoed.push(
         new Promise((resolve, reject) => {
-          s.once("data", () => resolve());
-          s.once("error", reject);
-          s.write("x");
+          socket.once("data", () => resolve());
+          socket.once("error", reject);
+          socket.write("x");
         }),
       );
     }
-    await Promise.all(batch);
+    await Promise.all(echoed);
   }
-  process.send?.({ held: sockets.length });
-  process.on("disconnect", () => {
-    for (const s of sockets) s.destroy();
+  process.stdout.write(`held ${sockets.length}\n`);
+  process.stdin.resume();
+  process.stdin.on("end", () => {
+    for (const socket of sockets) socket.destroy();
   });
 }
 
-if (process.argv.includes("--hold")) await hold();
+if (process.argv.includes("--hold")) await hold(arg("hold", 10_000));
 else await measure();
