@@ -1,5 +1,7 @@
 import net from "node:net";
 import tls from "node:tls";
+import { encodeProxyHeader } from "../codec/proxy-encode.js";
+import type { ProxyHeaderInit } from "../codec/proxy-header.js";
 import { type Endpoint, type EndpointInput, parseEndpoint } from "../endpoint.js";
 import { ConnectError, ConnectTimeoutError, InvalidArgumentError, quote } from "../errors.js";
 import { armCancel, throwIfAborted, type WaitOptions } from "../internal/cancel.js";
@@ -24,6 +26,13 @@ export interface ConnectOptions extends ConnectionOptions, WaitOptions {
    * servername…). Certificates are verified and SNI is sent unless these say otherwise.
    */
   tls?: tls.ConnectionOptions | undefined;
+  /**
+   * Sends a PROXY protocol header (v1 or v2, see `encodeProxyHeader`) first on the
+   * connection, before any byte of yours and, for `tls://`, before the TLS handshake, so a
+   * server behind a load balancer's protocol sees `source` as the client. `destination`
+   * defaults to the address dialed. Checked before any I/O.
+   */
+  proxyHeader?: ProxyHeaderInit | undefined;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT = 10_000;
@@ -37,6 +46,7 @@ export const connectOptionsSchema: Schema = {
   localAddress: "string",
   family: "count0",
   tls: "object",
+  proxyHeader: "object",
   readTimeout: "ms?",
   writeTimeout: "ms?",
   limit: "bytes",
@@ -49,17 +59,58 @@ export const connectOptionsSchema: Schema = {
  * done). Rejects with InvalidEndpointError or InvalidArgumentError before any I/O; with
  * ConnectError (cause: the system error) when the dial fails; ConnectTimeoutError after
  * `timeout`; AbortError when `signal` aborts. A socket that did not connect is destroyed.
+ * With `proxyHeader`, the header goes out first, before the TLS handshake for `tls://`.
  */
 export async function connect(endpoint: EndpointInput | Endpoint, options: ConnectOptions = {}): Promise<Connection> {
   const ep = parseEndpoint(endpoint);
   validateConnectOptions("connect options", options);
   throwIfAborted(`connect to ${ep.key}`, options.signal);
-  const socket = dial(ep, options);
-  await new Promise<void>((resolve, reject) => {
-    const ready = ep.tls ? "secureConnect" : "connect";
+  const phase: { socket: net.Socket } = { socket: dial(ep, options) };
+  let cancelled: ((err: Error) => void) | undefined;
+  const disarm = armCancel(
+    `connect to ${ep.key}`,
+    { signal: options.signal, timeout: options.timeout ?? DEFAULT_CONNECT_TIMEOUT },
+    (ms) => new ConnectTimeoutError(ep.key, ms),
+    (err) => {
+      phase.socket.on("error", () => {}); // a late error from the destroyed socket is moot
+      phase.socket.destroy();
+      cancelled?.(err);
+    },
+  );
+  try {
+    const header = options.proxyHeader;
+    if (header === undefined) {
+      await ready(phase.socket, ep.tls ? "secureConnect" : "connect", ep, (c) => (cancelled = c));
+    } else {
+      await ready(phase.socket, "connect", ep, (c) => (cancelled = c));
+      phase.socket.write(encodeForSocket(header, phase.socket));
+      if (ep.tls) {
+        phase.socket = secure(ep, options, phase.socket);
+        await ready(phase.socket, "secureConnect", ep, (c) => (cancelled = c));
+      }
+    }
+  } catch (err) {
+    phase.socket.destroy(); // a socket that did not connect, or whose header could not be made
+    throw err;
+  } finally {
+    disarm();
+  }
+  return new Connection(phase.socket, ep.key, options);
+}
+
+/**
+ * Resolves when `socket` emits `event`; rejects with ConnectError on its error, or with what
+ * `onCancel`'s callback is given (the connect's timeout or abort).
+ */
+function ready(
+  socket: net.Socket,
+  event: "connect" | "secureConnect",
+  ep: Endpoint,
+  onCancel: (cancel: (err: Error) => void) => void,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     const cleanup = () => {
-      disarm();
-      socket.off(ready, onReady);
+      socket.off(event, onReady);
       socket.off("error", onError);
     };
     const onReady = () => {
@@ -71,21 +122,41 @@ export async function connect(endpoint: EndpointInput | Endpoint, options: Conne
       socket.destroy();
       reject(new ConnectError(ep.key, err));
     };
-    socket.once(ready, onReady);
+    socket.once(event, onReady);
     socket.once("error", onError);
-    const disarm = armCancel(
-      `connect to ${ep.key}`,
-      { signal: options.signal, timeout: options.timeout ?? DEFAULT_CONNECT_TIMEOUT },
-      (ms) => new ConnectTimeoutError(ep.key, ms),
-      (err) => {
-        cleanup();
-        socket.on("error", () => {}); // a late error from the destroyed socket is moot
-        socket.destroy();
-        reject(err);
-      },
-    );
+    onCancel((err) => {
+      cleanup();
+      reject(err);
+    });
   });
-  return new Connection(socket, ep.key, options);
+}
+
+/**
+ * The header for a connected socket: `destination` defaults to the address it dialed, written
+ * in the source's family (an IPv4 address dialed for an IPv6 source is IPv4-mapped, as
+ * HAProxy does).
+ */
+function encodeForSocket(init: ProxyHeaderInit, socket: net.Socket): Buffer {
+  if (init.destination !== undefined || init.source === undefined) return encodeProxyHeader(init);
+  if ("path" in init.source) return encodeProxyHeader({ ...init, destination: { path: "" } });
+  let address = socket.remoteAddress as string;
+  if (net.isIPv6(init.source.address) && net.isIPv4(address)) address = `::ffff:${address}`;
+  else if (net.isIPv4(init.source.address) && address.startsWith("::ffff:")) address = address.slice(7);
+  return encodeProxyHeader({ ...init, destination: { address, port: socket.remotePort as number } });
+}
+
+/** Checks a `proxyHeader` before any I/O, with a stand-in destination of the source's family. */
+function checkProxyHeader(what: string, init: ProxyHeaderInit): void {
+  try {
+    if (init.destination !== undefined || init.source === undefined) encodeProxyHeader(init);
+    else {
+      const src = init.source;
+      const standIn = "path" in src ? { path: "" } : { address: net.isIPv6(src.address) ? "::" : "0.0.0.0", port: 0 };
+      encodeProxyHeader({ ...init, destination: standIn });
+    }
+  } catch (err) {
+    throw new InvalidArgumentError(`${what}.proxyHeader: ${(err as Error).message}`);
+  }
 }
 
 /**
@@ -98,11 +169,15 @@ export function validateConnectOptions(what: string, options: ConnectOptions | u
   checkAddressOptions(what, options);
 }
 
-/** The checks the schema cannot express: localAddress is an IP, family is 0, 4 or 6. */
+/**
+ * The checks the schema cannot express: localAddress is an IP, family is 0, 4 or 6, and a
+ * proxyHeader can be encoded.
+ */
 export function checkAddressOptions(
   what: string,
-  options: Pick<ConnectOptions, "localAddress" | "family"> | undefined,
+  options: Pick<ConnectOptions, "localAddress" | "family" | "proxyHeader"> | undefined,
 ): void {
+  if (options?.proxyHeader !== undefined) checkProxyHeader(what, options.proxyHeader);
   const local = options?.localAddress;
   if (local !== undefined && net.isIP(local) === 0) {
     throw new InvalidArgumentError(`${what}.localAddress must be an IP address, got ${quote(local)}`);
@@ -113,6 +188,10 @@ export function checkAddressOptions(
   }
 }
 
+/**
+ * Starts the dial: a plain socket, or for `tls://` a TLS socket whose handshake starts at
+ * once, unless a PROXY header must go out first (then the plain socket; `secure` follows).
+ */
 function dial(ep: Endpoint, options: ConnectOptions): net.Socket {
   const common = {
     allowHalfOpen: true,
@@ -127,8 +206,22 @@ function dial(ep: Endpoint, options: ConnectOptions): net.Socket {
     ...(options.localAddress !== undefined && { localAddress: options.localAddress }),
     ...(options.family !== undefined && { family: options.family }),
   };
-  if (!ep.tls) return net.connect({ ...common, ...where });
-  const servername = net.isIP(ep.host) === 0 ? ep.host : undefined;
+  if (!ep.tls || options.proxyHeader !== undefined) return net.connect({ ...common, ...where });
+  const socket = tls.connect(tlsConnectOptions(ep, options, where));
+  socket.setNoDelay(common.noDelay);
+  socket.setKeepAlive(common.keepAlive, common.keepAliveInitialDelay);
+  return socket;
+}
+
+/** The TLS handshake over `raw`, a connected socket that already carried the PROXY header. */
+function secure(ep: Endpoint, options: ConnectOptions, raw: net.Socket): tls.TLSSocket {
+  return tls.connect(tlsConnectOptions(ep, options, { socket: raw, host: ep.kind === "tcp" ? ep.host : undefined }));
+}
+
+/** Certificates are verified and SNI is sent (for names, not IP literals) unless `options.tls` says otherwise. */
+function tlsConnectOptions(ep: Endpoint, options: ConnectOptions, where: object): tls.ConnectionOptions {
+  const host = ep.kind === "tcp" ? ep.host : "";
+  const servername = net.isIP(host) === 0 ? host : undefined;
   // tls.connect passes allowHalfOpen on to its TLSSocket, though @types/node leaves it out.
   const tlsOptions: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
     allowHalfOpen: true,
@@ -136,8 +229,5 @@ function dial(ep: Endpoint, options: ConnectOptions): net.Socket {
     ...(servername !== undefined && { servername }),
     ...options.tls,
   };
-  const socket = tls.connect(tlsOptions);
-  socket.setNoDelay(common.noDelay);
-  socket.setKeepAlive(common.keepAlive, common.keepAliveInitialDelay);
-  return socket;
+  return tlsOptions;
 }

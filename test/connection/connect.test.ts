@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
+import { Duplex } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -14,6 +15,7 @@ import {
   InvalidArgumentError,
   InvalidEndpointError,
 } from "sockpool";
+import { type ProxyHeader, ProxyHeaderParser } from "../../src/codec/proxy-protocol.js";
 import { blackholePort } from "../helpers/blackhole.js";
 import {
   assertNoOpenSockets,
@@ -190,5 +192,80 @@ describe("connect over a Unix socket", () => {
       "ERR_SOCKPOOL_CONNECT",
     )) as ConnectError;
     assert.equal(err.syscode, "ENOENT");
+  });
+});
+
+describe("connect with a PROXY protocol header", () => {
+  /** A raw server that parses the header its client sends first, then echoes the stream. */
+  async function headerServer(t: import("node:test").TestContext, secure = false) {
+    const { key, cert } = selfSigned();
+    const headers: (ProxyHeader | null)[] = [];
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((raw) => {
+      sockets.add(raw);
+      raw.on("error", () => {});
+      const parser = new ProxyHeaderParser();
+      const onData = (chunk: Buffer) => {
+        const result = parser.push(chunk);
+        if (result === undefined) return;
+        raw.off("data", onData);
+        headers.push(result.header);
+        if (result.rest.length > 0) raw.unshift(result.rest);
+        if (!secure) return void raw.pipe(raw);
+        // TLSSocket would read the raw socket's handle and miss the unshifted bytes: give it
+        // a stream over the socket instead.
+        const s = new tls.TLSSocket(Duplex.from({ readable: raw, writable: raw }), { isServer: true, key, cert });
+        s.on("error", () => {});
+        s.pipe(s);
+      };
+      raw.on("data", onData);
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    t.after(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    });
+    return { port: (server.address() as net.AddressInfo).port, headers, ca: cert };
+  }
+
+  it("sends a v1 header first, its destination the address dialed, then the stream", opts, async (t) => {
+    const srv = await headerServer(t);
+    const source = { address: "192.0.2.7", port: 40123 };
+    const c = await connect(`127.0.0.1:${srv.port}`, { proxyHeader: { version: 1, source } });
+    t.after(() => c.destroy());
+    await c.write("after the header\n");
+    assert.equal(await c.readLine(), "after the header");
+    const [h] = srv.headers;
+    assert.equal(h?.version, 1);
+    assert.deepEqual(h?.source, source);
+    assert.deepEqual(h?.destination, { address: "127.0.0.1", port: srv.port });
+  });
+
+  it("sends a v2 header with TLVs before the TLS handshake of a tls:// endpoint", opts, async (t) => {
+    const srv = await headerServer(t, true);
+    const c = await connect(`tls://localhost:${srv.port}`, {
+      tls: { ca: srv.ca },
+      proxyHeader: { version: 2, source: { address: "2001:db8::5", port: 443 }, tlvs: { authority: "example.com" } },
+    });
+    t.after(() => c.destroy());
+    assert.equal((c.socket as tls.TLSSocket).authorized, true);
+    await c.write("secure\n");
+    assert.equal(await c.readLine(), "secure");
+    const [h] = srv.headers;
+    assert.equal(h?.version, 2);
+    assert.equal(h?.family, "tcp6");
+    assert.equal(h?.tlvs.authority, "example.com");
+  });
+
+  it("refuses a bad header before any I/O, naming the value", opts, async () => {
+    const before = socketHandleCount();
+    await rejectsWith(
+      connect("127.0.0.1:9", { proxyHeader: { version: 1, source: { address: "not-an-ip", port: 1 } } }),
+      InvalidArgumentError,
+      "ERR_SOCKPOOL_INVALID_ARGUMENT",
+      "not-an-ip",
+    );
+    assert.equal(socketHandleCount(), before, "nothing was opened");
   });
 });

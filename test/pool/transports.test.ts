@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import tls from "node:tls";
-import { ConnectError } from "sockpool";
+import { ConnectError, InvalidArgumentError } from "sockpool";
+import { ProxyHeaderParser } from "../../src/codec/proxy-protocol.js";
 import { assertNoOpenSockets, rejectsWith, TEST_TIMEOUT } from "../helpers/net.js";
 import { selfSigned } from "../helpers/tls.js";
 import { ping, testPool } from "./helpers.js";
@@ -65,5 +66,44 @@ describe("TLS and Unix sockets are pooled like TCP", () => {
     assert.equal(await pool.use(`unix:${path}`, (c) => ping(c)), "ping");
     assert.equal(await pool.use(`unix:${path}`, (c) => ping(c)), "ping");
     assert.equal(pool.stats().created, 1);
+  });
+});
+
+describe("a pool in front of a PROXY protocol server", () => {
+  it("sends connect.proxyHeader first on every socket it opens, once per socket", opts, async (t) => {
+    const headers: string[] = [];
+    const server = net.createServer((s) => {
+      s.on("error", () => {});
+      const parser = new ProxyHeaderParser();
+      const onData = (chunk: Buffer) => {
+        const result = parser.push(chunk);
+        if (result === undefined) return;
+        s.off("data", onData);
+        headers.push(
+          `${result.header?.source && "address" in result.header.source ? result.header.source.address : "?"}`,
+        );
+        if (result.rest.length > 0) s.unshift(result.rest);
+        s.pipe(s);
+      };
+      s.on("data", onData);
+    });
+    await serve(t, server, () => server.listen(0, "127.0.0.1"));
+    const port = (server.address() as net.AddressInfo).port;
+    const pool = testPool(t, {
+      maxSocketsPerEndpoint: 2,
+      connect: { proxyHeader: { version: 2, source: { address: "198.51.100.9", port: 5000 } } },
+    });
+    const replies = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => pool.use(`127.0.0.1:${port}`, (c) => ping(c, `m${i}`))),
+    );
+    assert.deepEqual(replies, ["m0", "m1", "m2", "m3", "m4", "m5"]);
+    assert.deepEqual(headers, ["198.51.100.9", "198.51.100.9"], "one header per socket, reused sockets send none");
+  });
+
+  it("refuses a bad connect.proxyHeader when the pool is made", opts, () => {
+    assert.throws(
+      () => testPool({ after() {} } as never, { connect: { proxyHeader: { version: 3 } as never } }),
+      (err: Error) => err instanceof InvalidArgumentError && err.message.includes("version"),
+    );
   });
 });
