@@ -15,7 +15,6 @@ import type { ChannelState, ChannelStats } from "./channel-stats.js";
 import {
   BODY_HEADER,
   decodeErrorPayload,
-  encodeFrame,
   type Frame,
   FrameDecoder,
   FrameKind,
@@ -50,6 +49,7 @@ class Call {
 }
 
 const RESOLVED = Promise.resolve();
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Many requests in flight on one connection, each matched to its reply by id
@@ -116,7 +116,7 @@ export class Channel implements AsyncDisposable {
       o.pingInterval,
       o.pingTimeout,
       conn.where,
-      (id) => this.#outbox.push(encodeFrame(FrameKind.ping, id)),
+      (id) => this.#outbox.frame(FrameKind.ping, id, EMPTY, this.#maxFrameSize),
       (err) => this.#fail(err),
     );
     void this.#readLoop();
@@ -224,7 +224,7 @@ export class Channel implements AsyncDisposable {
     call.id = id;
     call.phase = "sent";
     this.#inFlight.set(id, call);
-    this.#outbox.push(encodeFrame(FrameKind.request, id, call.payload, this.#maxFrameSize));
+    this.#outbox.frame(FrameKind.request, id, call.payload as Uint8Array | string, this.#maxFrameSize);
     call.payload = undefined;
     this.#stats.sent++;
   }
@@ -235,7 +235,7 @@ export class Channel implements AsyncDisposable {
     if (err instanceof AbortError) this.#stats.aborts++;
     else this.#stats.timeouts++;
     if (call.phase === "sent" && this.#conn.writable) {
-      this.#outbox.push(encodeFrame(FrameKind.cancel, call.id));
+      this.#outbox.frame(FrameKind.cancel, call.id, EMPTY, this.#maxFrameSize);
       this.#stats.cancelsSent++;
     }
     this.#settle(call, undefined, err);
@@ -288,7 +288,7 @@ export class Channel implements AsyncDisposable {
     const ping = this.#owedPong;
     this.#owedPong = undefined;
     if (this.#state === "closed") return;
-    if (ping) this.#outbox.push(encodeFrame(FrameKind.pong, ping.id, ping.payload, this.#maxFrameSize));
+    if (ping) this.#outbox.frame(FrameKind.pong, ping.id, ping.payload, this.#maxFrameSize);
     this.#pump();
   };
 
@@ -333,7 +333,7 @@ export class Channel implements AsyncDisposable {
           // only the latest ping, once the output drains.
           if (this.#owedPong) this.#stats.pongsSkipped++;
           this.#owedPong = f;
-        } else this.#outbox.push(encodeFrame(FrameKind.pong, f.id, f.payload, this.#maxFrameSize));
+        } else this.#outbox.frame(FrameKind.pong, f.id, f.payload, this.#maxFrameSize);
         break;
       case FrameKind.pong:
         break; // any byte already counted as a sign of life

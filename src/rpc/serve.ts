@@ -9,7 +9,6 @@ import {
   BODY_HEADER,
   DEFAULT_MAX_FRAME_SIZE,
   encodeErrorPayload,
-  encodeFrame,
   type Frame,
   FrameDecoder,
   FrameKind,
@@ -171,7 +170,7 @@ export class RpcSession {
         this.#cancel(f.id);
         break;
       case FrameKind.ping:
-        this.#outbox.push(encodeFrame(FrameKind.pong, f.id, f.payload, this.#maxFrameSize));
+        this.#outbox.frame(FrameKind.pong, f.id, f.payload, this.#maxFrameSize);
         break;
       case FrameKind.pong:
         break;
@@ -251,19 +250,19 @@ export class RpcSession {
     const id = job.ctx.id;
     if (this.#jobs.get(id) === job) {
       this.#jobs.delete(id);
-      if (this.#conn.writable) this.#outbox.push(this.#answer(id, reply, err));
+      if (this.#conn.writable) this.#answer(id, reply, err);
     }
     this.#pump();
   }
 
-  /** The reply or error frame for a finished handler; a bad or oversized reply becomes an error. */
-  #answer(id: number, reply: RpcReply, err: unknown): Buffer {
+  /** Queues the reply or error frame of a finished handler; a bad or oversized reply becomes an error. */
+  #answer(id: number, reply: RpcReply, err: unknown): void {
     const c = this.#counters;
     if (err === undefined) {
       try {
-        const frame = encodeFrame(FrameKind.reply, id, toBytes(reply), this.#maxFrameSize);
+        this.#outbox.frame(FrameKind.reply, id, toBytes(reply), this.#maxFrameSize);
         if (c) c.replies++;
-        return frame;
+        return;
       } catch (e) {
         err = e;
       }
@@ -273,7 +272,7 @@ export class RpcSession {
     const message = err instanceof Error ? err.message : String(err);
     const room = this.#maxFrameSize - BODY_HEADER; // the message is cut to fit, never the frame
     const payload = encodeErrorPayload(typeof code === "string" ? code : HANDLER_ERROR_CODE, message, room);
-    return encodeFrame(FrameKind.error, id, payload, this.#maxFrameSize);
+    this.#outbox.frame(FrameKind.error, id, payload, this.#maxFrameSize);
   }
 
   #abortAll(): void {
