@@ -43,5 +43,7 @@ export {
 } from "./errors.js";
 export type { WaitOptions } from "./internal/cancel.js";
 export * from "./pool/index.js";
+export type { SocketPoolEvents } from "./pool/socket-pool.js";
 export * from "./rpc/index.js";
 export * from "./server/index.js";
+export type { ServerEvents } from "./server/server.js";

@@ -14,6 +14,7 @@ import { idleProblem, releaseProblem, type Validate, validated } from "./health.
 import { IdleStack } from "./idle-stack.js";
 import type { PoolSettings } from "./options.js";
 import { Lease, type LeaseOwner, PooledSocket } from "./pooled-socket.js";
+import type { SocketPoolEvents } from "./socket-pool.js";
 import { Counters, type DestroyReason, type EndpointStats } from "./stats.js";
 import { Waiter, WaiterQueue } from "./waiters.js";
 
@@ -29,7 +30,7 @@ export interface PoolContext {
   closing(conn: Connection): void;
   /** This endpoint pool is empty and idle: drop it from the map. */
   forget(pool: EndpointPool): void;
-  emit(event: string, ...args: unknown[]): void;
+  emit<E extends keyof SocketPoolEvents>(event: E, ...args: SocketPoolEvents[E]): void;
 }
 
 /** Recovers the slot of a borrowed connection collected without release. */
@@ -250,7 +251,7 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
   /** Counts a hand-out and tells listeners; only once the borrower holds the socket. */
   #acquired(lease: Lease, waited: number): void {
     this.#counters.recordAcquire(lease.reused, waited);
-    this.#ctx.emit("acquire", lease.record.ref.deref(), this.key, lease.reused);
+    this.#ctx.emit("acquire", lease.record.ref.deref()!, this.key, lease.reused); // the borrower holds it
   }
 
   /** borrowed → idle, transiently: the caller pools or destroys the socket before returning. */

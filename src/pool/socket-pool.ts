@@ -9,7 +9,7 @@ import { SocketBudget } from "./budget.js";
 import { EndpointPool, type PoolContext } from "./endpoint-pool.js";
 import { type PoolSettings, resolvePoolOptions, type SocketPoolOptions } from "./options.js";
 import type { Lease, PooledSocket } from "./pooled-socket.js";
-import { Counters, type EndpointStats, type PoolStats } from "./stats.js";
+import { Counters, type DestroyReason, type EndpointStats, type PoolStats } from "./stats.js";
 import { runUse, type UseOptions } from "./use.js";
 
 export interface PoolCloseOptions {
@@ -31,13 +31,23 @@ export interface LeakReport {
 export type PoolState = "open" | "closing" | "closed";
 
 /**
- * Events, all emitted synchronously:
+ * Events, all emitted synchronously, with their listener arguments:
  * - `create (conn, endpointKey)`: a socket was opened;
  * - `acquire (conn, endpointKey, reused)`, `release (conn, endpointKey)`;
- * - `destroy (conn | undefined, endpointKey, reason: DestroyReason, error?)`;
+ * - `destroy (conn | undefined, endpointKey, reason: DestroyReason, error)`: `error` is the
+ *   socket error behind it, or undefined;
  * - `leak (report: LeakReport)`.
  */
-export type SocketPoolEvent = "create" | "acquire" | "release" | "destroy" | "leak";
+export interface SocketPoolEvents {
+  create: [conn: Connection, endpoint: string];
+  acquire: [conn: Connection, endpoint: string, reused: boolean];
+  release: [conn: Connection, endpoint: string];
+  destroy: [conn: Connection | undefined, endpoint: string, reason: DestroyReason, error: unknown];
+  leak: [report: LeakReport];
+}
+
+/** A {@link SocketPoolEvents} name. */
+export type SocketPoolEvent = keyof SocketPoolEvents;
 
 const acquireSchema = { signal: "signal", timeout: "ms?" } as const;
 const useSchema = { ...acquireSchema, retryOnStale: "boolean" } as const;
@@ -57,7 +67,7 @@ const KEY_CACHE_LIMIT = 1024;
  * - `#state` (see {@link PoolState}); `#closed` resolves once closed. `#graceful`: sockets
  *   sent FIN whose close is still under way.
  */
-export class SocketPool extends EventEmitter implements AsyncDisposable {
+export class SocketPool extends EventEmitter<SocketPoolEvents> implements AsyncDisposable {
   readonly #s: PoolSettings;
   readonly #endpoints = new Map<string, EndpointPool>();
   readonly #keys = new Map<string, string>();
@@ -88,7 +98,8 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
       forget: (pool) => {
         if (this.#endpoints.get(pool.key) === pool) this.#endpoints.delete(pool.key);
       },
-      emit: (event, ...args) => this.emit(event, ...args),
+      // The map's generic lookup is not narrowed through EventEmitter's conditional types: widen it.
+      emit: (event, ...args) => this.emit(event as SocketPoolEvent, ...(args as SocketPoolEvents[SocketPoolEvent])),
     };
   }
 

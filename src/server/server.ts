@@ -29,6 +29,16 @@ export type { ListenOptions, ServerOptions, ServerState, ServerStats } from "./o
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 
 /**
+ * A Server's events and their listener arguments. `error (err, handle)`: a handler or protocol
+ * callback threw `err` (any value a handler throws, hence `unknown`), or the listening socket
+ * failed; `handle` is the client's `Connection` (stream handler) or `Transport` (protocol),
+ * undefined when no client is involved.
+ */
+export interface ServerEvents {
+  error: [err: unknown, handle: object | undefined];
+}
+
+/**
  * An async server: every client on one event loop, with limits, broadcast and graceful close.
  * Emits `error` (err, handle?) for handler and protocol errors; without a listener they are
  * printed to stderr, never thrown.
@@ -41,7 +51,7 @@ const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
  * - `#closedBytesIn/Out`: bytes of sessions already closed (live ones are summed on demand).
  * - `#drained`: resolves when `#sessions` empties while closing.
  */
-export class Server extends EventEmitter implements ClientHost, AsyncDisposable {
+export class Server extends EventEmitter<ServerEvents> implements ClientHost, AsyncDisposable {
   readonly handler: ResolvedHandler;
   readonly idleTimeout: number;
   readonly maxLineLength: number;
