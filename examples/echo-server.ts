@@ -20,7 +20,7 @@ const server = createServer(
   { maxLineLength: 8 * 1024, idleTimeout: 60_000, maxConnections: 1_000 },
 );
 
-server.on("error", (err: Error) => console.error(`client error: ${err.message}`));
+server.on("error", (err) => console.error(`client error: ${err instanceof Error ? err.message : String(err)}`));
 await server.listen({ host: "127.0.0.1", port: Number(process.argv[2] ?? 3000) });
 console.log(`listening on 127.0.0.1:${(server.address() as AddressInfo).port}`);
 

@@ -55,12 +55,17 @@ export class SockpoolError<C extends ErrorCode = ErrorCode> extends Error {
     return this.code;
   }
 
-  /** True for a sockpool error of this class's code (any code, for SockpoolError itself). */
-  static override [Symbol.hasInstance](value: unknown): boolean {
+  /**
+   * True for a sockpool error of this class's code (any code, for SockpoolError itself). Typed
+   * as a predicate on `this`, so `err instanceof SockpoolError` narrows to
+   * `SockpoolError<ErrorCode>` (a generic class alone would narrow to `SockpoolError<any>`)
+   * and `err instanceof AcquireTimeoutError` to that class.
+   */
+  static override [Symbol.hasInstance]<T>(this: abstract new (...args: never) => T, value: unknown): value is T {
     const code = (value as { [BRAND]?: unknown } | null | undefined)?.[BRAND];
     if (typeof code !== "string") return false;
     // biome-ignore lint/complexity/noThisInStatic: `this` is the class instanceof was asked about
-    const own = (this as { readonly CODE?: ErrorCode }).CODE;
+    const own = (this as unknown as { readonly CODE?: ErrorCode }).CODE;
     return own === undefined || own === code;
   }
 }

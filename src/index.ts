@@ -42,6 +42,8 @@ export {
   WriteTimeoutError,
 } from "./errors.js";
 export type { WaitOptions } from "./internal/cancel.js";
+export type { Clock, TimerHandle } from "./internal/clock.js";
 export * from "./pool/index.js";
 export * from "./rpc/index.js";
 export * from "./server/index.js";
+export type { ServerEvents } from "./server/server.js";

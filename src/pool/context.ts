@@ -1,6 +1,7 @@
 import type { Connection } from "../connection/connection.js";
 import type { Clock } from "../internal/clock.js";
 import type { SocketBudget } from "./budget.js";
+import type { SocketPoolEvents } from "./events.js";
 import type { PoolSettings } from "./options.js";
 import type { PooledSocket } from "./pooled-socket.js";
 import type { Counters } from "./stats.js";
@@ -18,5 +19,5 @@ export interface PoolContext {
   closing(conn: Connection): void;
   /** The endpoint pool with this key is empty and idle: drop it from the map. */
   forget(pool: { readonly key: string }): void;
-  emit(event: string, ...args: unknown[]): void;
+  emit<E extends keyof SocketPoolEvents>(event: E, ...args: SocketPoolEvents[E]): void;
 }

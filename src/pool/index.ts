@@ -1,10 +1,5 @@
+export type { LeakReport, SocketPoolEvent, SocketPoolEvents } from "./events.js";
 export type { Dialer, SocketPoolOptions } from "./options.js";
-export {
-  type LeakReport,
-  type PoolCloseOptions,
-  type PoolState,
-  SocketPool,
-  type SocketPoolEvent,
-} from "./socket-pool.js";
+export { type PoolCloseOptions, type PoolState, SocketPool } from "./socket-pool.js";
 export type { DestroyReason, EndpointStats, PoolStats, WaitPercentiles } from "./stats.js";
 export type { UseOptions } from "./use.js";

@@ -8,6 +8,7 @@ import { validateOptions } from "../internal/validate.js";
 import { SocketBudget } from "./budget.js";
 import type { PoolContext } from "./context.js";
 import { EndpointPool } from "./endpoint-pool.js";
+import type { SocketPoolEvent, SocketPoolEvents } from "./events.js";
 import { type PoolSettings, resolvePoolOptions, type SocketPoolOptions } from "./options.js";
 import type { Lease, PooledSocket } from "./pooled-socket.js";
 import { Counters, type EndpointStats, type PoolStats } from "./stats.js";
@@ -18,27 +19,8 @@ export interface PoolCloseOptions {
   timeout?: number | undefined;
 }
 
-/** What a 'leak' event carries. */
-export interface LeakReport {
-  endpoint: string;
-  /** The acquire's stack (when `leakWarningAfter` is set). */
-  stack: string | undefined;
-  heldMs: number;
-  /** True when the connection was garbage-collected unreleased (its slot is recovered). */
-  collected: boolean;
-}
-
 /** `open → closing → closed`: `close()` was called; every socket is closed. */
 export type PoolState = "open" | "closing" | "closed";
-
-/**
- * Events, all emitted synchronously:
- * - `create (conn, endpointKey)`: a socket was opened;
- * - `acquire (conn, endpointKey, reused)`, `release (conn, endpointKey)`;
- * - `destroy (conn | undefined, endpointKey, reason: DestroyReason, error?)`;
- * - `leak (report: LeakReport)`.
- */
-export type SocketPoolEvent = "create" | "acquire" | "release" | "destroy" | "leak";
 
 const acquireSchema = { signal: "signal", timeout: "ms?" } as const;
 const useSchema = { ...acquireSchema, retryOnStale: "boolean" } as const;
@@ -58,7 +40,7 @@ const KEY_CACHE_LIMIT = 1024;
  * - `#state` (see {@link PoolState}); `#closed` resolves once closed. `#graceful`: sockets
  *   sent FIN whose close is still under way.
  */
-export class SocketPool extends EventEmitter implements AsyncDisposable {
+export class SocketPool extends EventEmitter<SocketPoolEvents> implements AsyncDisposable {
   readonly #s: PoolSettings;
   readonly #endpoints = new Map<string, EndpointPool>();
   readonly #keys = new Map<string, string>();
@@ -89,7 +71,8 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
       forget: (pool) => {
         if (this.#endpoints.get(pool.key) === pool) this.#endpoints.delete(pool.key);
       },
-      emit: (event, ...args) => this.emit(event, ...args),
+      // The map's generic lookup is not narrowed through EventEmitter's conditional types: widen it.
+      emit: (event, ...args) => this.emit(event as SocketPoolEvent, ...(args as SocketPoolEvents[SocketPoolEvent])),
     };
   }
 

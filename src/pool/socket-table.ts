@@ -73,7 +73,7 @@ export class SocketTable {
   /** Counts a hand-out and tells listeners; only once the borrower holds the socket. */
   acquired(lease: Lease, waited: number): void {
     this.#counters.recordAcquire(lease.reused, waited);
-    this.#ctx.emit("acquire", lease.record.ref.deref(), this.#key, lease.reused);
+    this.#ctx.emit("acquire", lease.record.ref.deref() as Connection, this.#key, lease.reused); // the borrower holds it
   }
 
   /** borrowed → idle, transiently: the caller pools or destroys the socket before returning. */

@@ -127,7 +127,8 @@ export class RpcServer implements AsyncDisposable {
 
   /** Adds a listener for the underlying server's events (`error`: a handler or protocol error). */
   on(event: "error", listener: (err: Error, handle?: object) => void): this {
-    this.#server.on(event, listener);
+    // Handler throws become error replies, so only protocol and socket errors reach here: Errors.
+    this.#server.on(event, listener as (err: unknown, handle: object | undefined) => void);
     return this;
   }
 

@@ -28,6 +28,16 @@ import { protocolRunner, type Transport } from "./transport.js";
 export type { ServerHandler } from "./handler.js";
 export type { ListenOptions, ServerOptions, ServerState, ServerStats } from "./options.js";
 
+/**
+ * A Server's events and their listener arguments. `error (err, handle)`: a handler or protocol
+ * callback threw `err` (any value a handler throws, hence `unknown`), or the listening socket
+ * failed; `handle` is the client's `Connection` (stream handler) or `Transport` (protocol),
+ * undefined when no client is involved.
+ */
+export interface ServerEvents {
+  error: [err: unknown, handle: Connection | Transport | undefined];
+}
+
 type Counts = Omit<ServerStats, "state" | "current" | "handshaking" | "bytesIn" | "bytesOut">;
 
 /**
@@ -47,7 +57,7 @@ type Counts = Omit<ServerStats, "state" | "current" | "handshaking" | "bytesIn" 
  * - `#closedBytesIn/Out`: bytes of sessions already closed (live ones are summed on demand).
  * - `#drained`: resolves when `#sessions` empties while closing.
  */
-export class Server extends EventEmitter implements AsyncDisposable {
+export class Server extends EventEmitter<ServerEvents> implements AsyncDisposable {
   readonly #settings: ServerSettings;
   readonly #handler: ResolvedHandler;
   readonly #hub: Hub;
@@ -82,7 +92,7 @@ export class Server extends EventEmitter implements AsyncDisposable {
     this.#hub = new Hub(this.#settings.highWaterMark, this.#settings.slowClientPolicy);
     this.#host = {
       settings: this.#settings,
-      report: (err, handle) => this.#report(err, handle),
+      report: (err, handle) => this.#report(err, handle as Connection | Transport | undefined),
       count: (stat: PolicyStat | "clientErrors") => {
         this.#counts[stat]++;
       },
@@ -192,7 +202,7 @@ export class Server extends EventEmitter implements AsyncDisposable {
   }
 
   /** A handler or protocol error: the `error` event, or stderr when nobody listens. */
-  #report(err: unknown, handle: object | undefined): void {
+  #report(err: unknown, handle: Connection | Transport | undefined): void {
     this.#counts.handlerErrors++;
     if (this.listenerCount("error") > 0) this.emit("error", err, handle);
     else console.error(`sockpool server: ${err instanceof Error ? (err.stack ?? err.message) : quote(err)}`);

@@ -137,8 +137,10 @@ describe("SocketPool basics", () => {
     const server = await echoServer(t);
     const pool = testPool(t);
     const events: string[] = [];
-    for (const e of ["create", "acquire", "release", "destroy"]) {
-      pool.on(e, (_conn, key, extra) => events.push(`${e} ${key}${extra === undefined ? "" : ` ${extra}`}`));
+    for (const e of ["create", "acquire", "release", "destroy"] as const) {
+      pool.on(e, (_conn: unknown, key: string, extra?: unknown) =>
+        events.push(`${e} ${key}${extra === undefined ? "" : ` ${extra}`}`),
+      );
     }
     const c = await pool.acquire(server.endpoint);
     await pool.release(c);

@@ -208,7 +208,7 @@ describe("Server isolation (scenario 21)", () => {
         await conn.write(`ok ${line}\n`);
       }
     });
-    const errors: [Error, unknown][] = [];
+    const errors: [unknown, unknown][] = [];
     server.on("error", (err, handle) => errors.push([err, handle]));
     const good = await connect(endpoint);
     const bad = await connect(endpoint);
@@ -221,7 +221,7 @@ describe("Server isolation (scenario 21)", () => {
     assert.equal(await good.readLine(), "ok still here");
     assert.equal(errors.length, 1);
     const [err, handle] = errors[0] ?? [];
-    assert.equal(err?.message, "handler blew up");
+    assert.equal((err as Error).message, "handler blew up");
     assert.match((handle as Connection).where, /^127\.0\.0\.1:\d+$/, "the error names the client's connection");
     const late = await connect(endpoint);
     t.after(() => late.destroy());
@@ -235,7 +235,7 @@ describe("Server isolation (scenario 21)", () => {
       throw new Error("sync throw");
     });
     const errors: string[] = [];
-    sync.on("error", (err: Error) => errors.push(err.message));
+    sync.on("error", (err) => errors.push((err as Error).message));
     const a = await serve(t, sync);
     const proto = createServer({
       protocol: () => ({
@@ -244,7 +244,7 @@ describe("Server isolation (scenario 21)", () => {
         },
       }),
     });
-    proto.on("error", (err: Error) => errors.push(err.message));
+    proto.on("error", (err) => errors.push((err as Error).message));
     const b = await serve(t, proto);
     const sa = await dial(t, a.port);
     await collect(sa).ended;

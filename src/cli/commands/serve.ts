@@ -6,7 +6,7 @@ import {
   createPrintServer,
   createRpcEchoServer,
   InvalidArgumentError,
-  type RpcServer,
+  RpcServer,
   runCluster,
   type Server,
   type ServerOptions,
@@ -154,7 +154,10 @@ async function serve({ values, positionals, io }: CommandContext): Promise<numbe
 /** Builds the server, reports its errors on stderr, and listens. */
 async function startServer(s: ServeSettings, io: CliIo): Promise<Server | RpcServer> {
   const server = buildServer(s, io);
-  server.on("error", (err: Error & { code?: string }) => io.stderr.write(`${err.code ?? err.name}: ${err.message}\n`));
+  const onError = (err: unknown): void => void io.stderr.write(errorLine(err));
+  // Two branches: a call on the union cannot pick between Server's typed `on` and RpcServer's.
+  if (server instanceof RpcServer) server.on("error", onError);
+  else server.on("error", onError);
   await server.listen({ host: s.host, port: s.port });
   return server;
 }
@@ -204,4 +207,11 @@ export function formatAddress(address: AddressInfo | string | null): string {
   if (address === null) return "(not listening)";
   if (typeof address === "string") return `unix:${address}`;
   return address.family === "IPv6" ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+}
+
+/** `code: message` for a reported error (its name when it has no code). */
+function errorLine(err: unknown): string {
+  if (!(err instanceof Error)) return `error: ${String(err)}\n`;
+  const code = (err as { code?: unknown }).code;
+  return `${typeof code === "string" ? code : err.name}: ${err.message}\n`;
 }

@@ -1,0 +1,31 @@
+import type { Connection } from "../connection/connection.js";
+import type { DestroyReason } from "./stats.js";
+
+/** What a 'leak' event carries. */
+export interface LeakReport {
+  endpoint: string;
+  /** The acquire's stack (when `leakWarningAfter` is set). */
+  stack: string | undefined;
+  heldMs: number;
+  /** True when the connection was garbage-collected unreleased (its slot is recovered). */
+  collected: boolean;
+}
+
+/**
+ * A SocketPool's events, all emitted synchronously, with their listener arguments:
+ * - `create (conn, endpointKey)`: a socket was opened;
+ * - `acquire (conn, endpointKey, reused)`, `release (conn, endpointKey)`;
+ * - `destroy (conn | undefined, endpointKey, reason: DestroyReason, error)`: `error` is the
+ *   socket error behind it, or undefined;
+ * - `leak (report: LeakReport)`.
+ */
+export interface SocketPoolEvents {
+  create: [conn: Connection, endpoint: string];
+  acquire: [conn: Connection, endpoint: string, reused: boolean];
+  release: [conn: Connection, endpoint: string];
+  destroy: [conn: Connection | undefined, endpoint: string, reason: DestroyReason, error: unknown];
+  leak: [report: LeakReport];
+}
+
+/** A {@link SocketPoolEvents} name. */
+export type SocketPoolEvent = keyof SocketPoolEvents;
