@@ -116,6 +116,10 @@ describe("sockpool serve", () => {
     await conn.write("hello printer\n");
     const [line] = await cli.waitFor(/^127\.0\.0\.1:\d+: hello printer$/m);
     assert.ok(line.endsWith(`:${conn.localPort}: hello printer`), line);
+    await conn.write("\x1b]0;owned\x07 and a last line");
+    await conn.end();
+    await cli.waitFor(/\\x1b\]0;owned\\x07 and a last line \[no newline before EOF\]$/m);
+    assert.doesNotMatch(cli.stdout(), /\x1b/, "no escape sequence reaches the terminal");
     await conn.close();
     assert.equal((await interrupt(cli)).code, 0);
   });

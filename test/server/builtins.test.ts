@@ -84,4 +84,25 @@ describe("Built-in servers", () => {
     await until(() => log.length === 2, "two lines logged");
     assert.deepEqual(log, [`127.0.0.1:${s.localPort}: hello`, `127.0.0.1:${s.localPort}: world`]);
   });
+
+  it("print escapes control characters, so a client cannot drive the operator's terminal", opts, async (t) => {
+    const log: string[] = [];
+    const { port } = await serve(t, createPrintServer({ log: (l) => log.push(l) }));
+    const s = await dial(t, port);
+    s.end("red \x1b[31mtext\x1b[0m\x07 tab\there\r\nrtl \u202egnp.exe\n");
+    await until(() => log.length === 2, "two lines logged");
+    const who = `127.0.0.1:${s.localPort}`;
+    assert.deepEqual(log, [`${who}: red \\x1b[31mtext\\x1b[0m\\x07 tab\there`, `${who}: rtl \\u202egnp.exe`]);
+    for (const line of log) assert.doesNotMatch(line, /[\x00-\x08\x1b\x7f\u202e]/);
+  });
+
+  it("print logs a last line that ends without a newline, marked as partial", opts, async (t) => {
+    const log: string[] = [];
+    const { port } = await serve(t, createPrintServer({ log: (l) => log.push(l) }));
+    const s = await dial(t, port);
+    s.end("whole\ncut sh");
+    await until(() => log.length === 2, "both lines logged");
+    assert.equal(log[0], `127.0.0.1:${s.localPort}: whole`);
+    assert.equal(log[1], `127.0.0.1:${s.localPort}: cut sh [no newline before EOF]`);
+  });
 });

@@ -57,7 +57,8 @@ export const serveCommand: Command = {
     "chat      sends every line to every other client\n" +
     "ack       answers each chunk it receives with --message and a newline, at once, as\n" +
     "          asyncio's Protocol example does (with --per-line, each complete line)\n" +
-    "print     prints each line on stdout, prefixed by the client's address\n" +
+    "print     prints each line on stdout, prefixed by the client's address, control\n" +
+    "          characters escaped; a last line without a newline is marked as partial\n" +
     "rpc-echo  answers each request of the multiplexed RPC protocol with its payload\n" +
     "          (after --delay; many in flight per socket); load it with bench --rpc\n\n" +
     'Prints "<kind> server listening on HOST:PORT" once bound. Ctrl-C or SIGTERM closes\n' +
