@@ -1,4 +1,6 @@
+export type { AddressWithTtl, ServiceResolver, SrvRecordLike } from "./discovery.js";
 export type { Dialer, SocketPoolOptions } from "./options.js";
+export type { ReplicaEvent, ReplicaState, ReplicaStats, ResolveErrorEvent, ServiceStats } from "./replica.js";
 export {
   type LeakReport,
   type PoolCloseOptions,
@@ -7,4 +9,5 @@ export {
   type SocketPoolEvent,
 } from "./socket-pool.js";
 export type { DestroyReason, EndpointStats, PoolStats, WaitPercentiles } from "./stats.js";
+export { parseTarget, type ServiceTarget, type Target, type TargetInput } from "./target.js";
 export type { UseOptions } from "./use.js";

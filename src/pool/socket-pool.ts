@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { Connection } from "../connection/connection.js";
-import { type EndpointInput, parseEndpoint } from "../endpoint.js";
+import { type Endpoint, parseEndpoint } from "../endpoint.js";
 import { NotBorrowedError, PoolClosedError } from "../errors.js";
 import type { WaitOptions } from "../internal/cancel.js";
 import { deferred } from "../internal/deferred.js";
@@ -9,8 +9,11 @@ import { SocketBudget } from "./budget.js";
 import { EndpointPool, type PoolContext } from "./endpoint-pool.js";
 import { type PoolSettings, resolvePoolOptions, type SocketPoolOptions } from "./options.js";
 import type { Lease, PooledSocket } from "./pooled-socket.js";
+import type { ServiceStats } from "./replica.js";
+import { Service, type ServiceContext } from "./service.js";
 import { Counters, type EndpointStats, type PoolStats } from "./stats.js";
-import { runUse, type UseOptions } from "./use.js";
+import { isServiceTarget, parseTarget, type TargetInput } from "./target.js";
+import { runUse, type UseHost, type UseOptions } from "./use.js";
 
 export interface PoolCloseOptions {
   /** How long borrowed sockets may take to come back before they are destroyed. Default 5000. */
@@ -35,13 +38,32 @@ export type PoolState = "open" | "closing" | "closed";
  * - `create (conn, endpointKey)`: a socket was opened;
  * - `acquire (conn, endpointKey, reused)`, `release (conn, endpointKey)`;
  * - `destroy (conn | undefined, endpointKey, reason: DestroyReason, error?)`;
- * - `leak (report: LeakReport)`.
+ * - `leak (report: LeakReport)`;
+ * - for services of replicas, each with a {@link ReplicaEvent}: `join` (a replica joined:
+ *   the first set, or one DNS added), `eject` (consecutive failures took it out of rotation
+ *   until `ejectedUntil`), `return` (its probe succeeded: back, warming up), `drain` (DNS
+ *   dropped it: no new borrows, its sockets close) and `leave` (its last borrow ended);
+ * - `resolve-error ({ service, error })`: a `srv:`/`dns:` resolution failed (the last good
+ *   set stays); once per run of failures.
  */
-export type SocketPoolEvent = "create" | "acquire" | "release" | "destroy" | "leak";
+export type SocketPoolEvent =
+  | "create"
+  | "acquire"
+  | "release"
+  | "destroy"
+  | "leak"
+  | "join"
+  | "eject"
+  | "return"
+  | "drain"
+  | "leave"
+  | "resolve-error";
 
 const acquireSchema = { signal: "signal", timeout: "ms?" } as const;
 const useSchema = { ...acquireSchema, retryOnStale: "boolean" } as const;
 const KEY_CACHE_LIMIT = 1024;
+/** Services kept; past it, services with nothing in flight are dropped (their state is lost). */
+const SERVICE_LIMIT = 1024;
 
 /**
  * Sockets to many endpoints, bounded per endpoint and in total, reused most-recent-first,
@@ -51,6 +73,9 @@ const KEY_CACHE_LIMIT = 1024;
  * - `#endpoints`: endpoint key → its pool, only while that pool has sockets, waiters, warm
  *   sockets to keep or a fail-fast window running (an empty pool leaves the map).
  * - `#keys`: endpoint strings already parsed → key (bounded cache; cleared when full).
+ * - `#services`: service key → its {@link Service} (at most SERVICE_LIMIT); `#serviceInputs`:
+ *   service strings already parsed → their service (bounded like `#keys`). A service's
+ *   replicas are ordinary endpoints in `#endpoints`.
  * - `#records`: every socket this pool opened → its record (weak: never keeps one alive).
  * - `#budget`: slots under maxSockets across endpoints. `#total`: cumulative counters, kept
  *   when endpoints leave the map.
@@ -61,6 +86,9 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
   readonly #s: PoolSettings;
   readonly #endpoints = new Map<string, EndpointPool>();
   readonly #keys = new Map<string, string>();
+  readonly #services = new Map<string, Service>();
+  readonly #serviceInputs = new Map<string, Service>();
+  readonly #serviceCtx: ServiceContext;
   readonly #records = new WeakMap<Connection, PooledSocket>();
   readonly #total = new Counters();
   readonly #graceful = new Set<Connection>();
@@ -90,6 +118,18 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
       },
       emit: (event, ...args) => this.emit(event, ...args),
     };
+    const pool = this;
+    this.#serviceCtx = {
+      settings: this.#s,
+      clock: this.#s.clock,
+      get open() {
+        return pool.#state === "open";
+      },
+      poolFor: (endpoint) => this.#poolFor(endpoint),
+      leaseOf: (conn) => this.#records.get(conn)?.lease,
+      closeIdle: (endpoint) => this.#endpoints.get(endpoint.key)?.closeIdle(),
+      emit: (event, ...args) => this.emit(event, ...args),
+    };
   }
 
   get state(): PoolState {
@@ -102,7 +142,7 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
   }
 
   /**
-   * Borrows a connection to `endpoint`: a healthy idle one (most recently used first), else a
+   * Borrows a connection to `target`: a healthy idle one (most recently used first), else a
    * new one once the endpoint has a free slot; waiters are served first come, first served.
    * Give it back with `release()` or `await using`; `isReused(conn)` tells whether it served
    * before. Rejects with InvalidEndpointError, InvalidArgumentError, PoolClosedError,
@@ -111,9 +151,16 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
    * this acquire failed), AcquireTimeoutError after `timeout` (default acquireTimeout; cause:
    * the last dial error), or AbortError when `signal` aborts (cause: its reason). A rejected
    * acquire leaves nothing behind.
+   *
+   * A service target (a list, `srv:NAME`, `dns:HOST:PORT`: see {@link parseTarget}) borrows
+   * from one of its replicas, chosen by load and weight; a connect failure there moves on to
+   * another replica within the same deadline, and when every replica failed the acquire
+   * rejects with ServiceUnavailableError naming each one and its last error. The first
+   * acquire of a `srv:`/`dns:` target waits for its resolution; one that fails rejects with
+   * ServiceUnavailableError (cause: the resolver's error).
    */
-  acquire(endpoint: EndpointInput, options?: WaitOptions): Promise<Connection> {
-    return this.#acquire(endpoint, options, false);
+  acquire(target: TargetInput, options?: WaitOptions): Promise<Connection> {
+    return this.#acquire(target, options, false);
   }
 
   /**
@@ -153,28 +200,38 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
    * tells `fn` whether its socket served before). Resolves with what `fn` returns; rejects
    * with what acquire() rejects with, or what `fn` throws.
    */
-  use<T>(endpoint: EndpointInput, fn: (conn: Connection) => Promise<T>, options?: UseOptions): Promise<T> {
+  use<T>(target: TargetInput, fn: (conn: Connection) => Promise<T>, options?: UseOptions): Promise<T> {
+    let service: Service | undefined;
     try {
       if (options !== undefined) validateOptions("use options", options, useSchema);
+      if (this.#state === "open") service = this.#serviceOf(target);
     } catch (err) {
       return Promise.reject(err);
     }
+    if (service !== undefined) return runUse(this.#serviceUseHost(service), fn, options);
     return runUse(
       {
-        acquire: (acquireOptions, fresh) => this.#acquire(endpoint, acquireOptions, fresh),
+        acquire: (acquireOptions, retryOf) => this.#acquire(target, acquireOptions, retryOf !== undefined),
         leaseOf: (conn) => this.#leaseOf(conn, "use"),
         discard: (lease, conn, reason, err) => {
           if (!lease.spent) (lease.owner as EndpointPool).destroyLent(lease, conn, reason, err);
         },
         retried: (lease) => (lease.owner as EndpointPool).recordRetry(),
+        succeeded: undefined,
+        anotherReplica: false,
       },
       fn,
       options,
     );
   }
 
-  /** Counters and gauges per endpoint (by key) and in total; totals survive endpoints leaving. */
+  /**
+   * Counters and gauges per endpoint (by key) and in total; totals survive endpoints leaving.
+   * `services`: each service of replicas by its key, with each replica's state and counts.
+   */
   stats(): PoolStats {
+    const services: Record<string, ServiceStats> = {};
+    for (const [key, service] of this.#services) services[key] = service.stats();
     const endpoints: Record<string, EndpointStats> = {};
     const gauges = { idle: 0, borrowed: 0, dialing: 0, pending: 0 };
     for (const [key, pool] of this.#endpoints) {
@@ -185,7 +242,7 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
       gauges.dialing += s.dialing;
       gauges.pending += s.pending;
     }
-    return { ...this.#total.snapshot(gauges), endpoints };
+    return { ...this.#total.snapshot(gauges), endpoints, services };
   }
 
   /**
@@ -199,6 +256,7 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
     validateOptions("close options", options, { timeout: "ms?" });
     this.#state = "closing";
     this.#budget.stop();
+    for (const service of this.#services.values()) service.stop();
     this.#closing = this.#shutdown(options?.timeout ?? 5000).then(() => {
       this.#state = "closed";
       this.#closed.resolve();
@@ -210,17 +268,37 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
     return this.close();
   }
 
-  #acquire(endpoint: EndpointInput, options: WaitOptions | undefined, fresh: boolean): Promise<Connection> {
+  #acquire(target: TargetInput, options: WaitOptions | undefined, fresh: boolean): Promise<Connection> {
     if (this.#state !== "open") return Promise.reject(new PoolClosedError("acquire"));
-    let pool: EndpointPool;
+    let pool: EndpointPool | Service;
     try {
       if (options !== undefined) validateOptions("acquire options", options, acquireSchema);
-      pool = this.#pool(endpoint);
+      pool = this.#pool(target);
     } catch (err) {
       return Promise.reject(err);
     }
     const stack = this.#s.leakWarningAfter === undefined ? undefined : new Error("acquired here").stack;
+    if (pool instanceof Service) return pool.acquire(options, stack);
     return pool.acquire(options, stack, fresh);
+  }
+
+  /** The use() policy's view of a service: retries go to another replica, verdicts to the replica. */
+  #serviceUseHost(service: Service): UseHost {
+    const stack = () => (this.#s.leakWarningAfter === undefined ? undefined : new Error("acquired here").stack);
+    return {
+      acquire: (options, retryOf) => {
+        if (this.#state !== "open") return Promise.reject(new PoolClosedError("acquire"));
+        return service.acquire(options, stack(), retryOf);
+      },
+      leaseOf: (conn) => this.#leaseOf(conn, "use"),
+      discard: (lease, conn, reason, err, early) => {
+        if (early) service.judge(lease, "failed");
+        if (!lease.spent) (lease.owner as EndpointPool).destroyLent(lease, conn, reason, err);
+      },
+      retried: (lease) => (lease.owner as EndpointPool).recordRetry(),
+      succeeded: (lease) => service.judge(lease, "ok"),
+      anotherReplica: true,
+    };
   }
 
   #leaseOf(conn: Connection, operation: string): Lease {
@@ -246,15 +324,64 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
     }
   }
 
-  #pool(endpoint: EndpointInput): EndpointPool {
-    const cached = typeof endpoint === "string" ? this.#keys.get(endpoint) : undefined;
+  /** The endpoint pool or the service of a target; the cached endpoint string is the hot path. */
+  #pool(target: TargetInput): EndpointPool | Service {
+    const cached = typeof target === "string" ? this.#keys.get(target) : undefined;
     const found = cached === undefined ? undefined : this.#endpoints.get(cached);
     if (found !== undefined) return found;
-    const ep = parseEndpoint(endpoint);
-    if (typeof endpoint === "string") {
-      if (this.#keys.size >= KEY_CACHE_LIMIT) this.#keys.clear();
-      this.#keys.set(endpoint, ep.key);
+    const resolved = this.#target(target);
+    return resolved instanceof Service ? resolved : this.#poolFor(resolved);
+  }
+
+  /** The service `target` names, or undefined when it is one endpoint. */
+  #serviceOf(target: TargetInput): Service | undefined {
+    if (typeof target !== "string" && !Array.isArray(target)) return undefined; // an endpoint object
+    const resolved = this.#target(target);
+    return resolved instanceof Service ? resolved : undefined;
+  }
+
+  /**
+   * The service `target` names (made on first use), or its endpoint; endpoint strings are
+   * cached in `#keys`, service strings in `#serviceInputs`. Throws InvalidEndpointError.
+   */
+  #target(target: TargetInput): Service | Endpoint {
+    if (typeof target === "string") {
+      const known = this.#serviceInputs.get(target);
+      if (known !== undefined) return known;
+      if (this.#keys.has(target)) return parseEndpoint(target);
     }
+    const parsed = parseTarget(target);
+    if (!isServiceTarget(parsed)) {
+      if (typeof target === "string") this.#cache(this.#keys, target, parsed.key);
+      return parsed.endpoint;
+    }
+    let service = this.#services.get(parsed.key);
+    if (service === undefined) {
+      if (this.#services.size >= SERVICE_LIMIT) this.#dropIdleServices();
+      service = new Service(parsed, this.#serviceCtx);
+      this.#services.set(parsed.key, service);
+    }
+    if (typeof target === "string") this.#cache(this.#serviceInputs, target, service);
+    return service;
+  }
+
+  #cache<V>(map: Map<string, V>, input: string, value: V): void {
+    if (map.size >= KEY_CACHE_LIMIT) map.clear();
+    map.set(input, value);
+  }
+
+  /** Too many services: forgets those with nothing in flight (their ejections and warm-ups). */
+  #dropIdleServices(): void {
+    for (const [key, service] of this.#services) {
+      if (service.busy) continue;
+      service.stop();
+      this.#services.delete(key);
+    }
+    this.#serviceInputs.clear();
+  }
+
+  /** The endpoint pool of `ep`, made (and warmed, with minIdlePerEndpoint) if missing. */
+  #poolFor(ep: Endpoint): EndpointPool {
     let pool = this.#endpoints.get(ep.key);
     if (pool === undefined) {
       pool = new EndpointPool(ep, this.#ctx);
