@@ -98,7 +98,7 @@ describe("services over a real DNS server (dnsmasq)", { skip: dnsmasqSkip }, () 
     await until(() => pool.stats().services[target]?.resolveErrors === 2, "a second failed resolution");
     await runRequests(pool, target, 20, 2);
     assert.equal(reported.length, 1, "reported once, not at every retry");
-    assert.match(String((reported[0]?.error as { code?: string }).code), /ECONNREFUSED|ETIMEOUT/);
+    assert.match(String((reported[0]?.error as { code?: string } | undefined)?.code), /ECONNREFUSED|ETIMEOUT/);
     const service = pool.stats().services[target];
     assert.deepEqual(
       Object.values(service?.replicas ?? {}).map((r) => r.state),
