@@ -270,25 +270,32 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
 
   #acquire(target: TargetInput, options: WaitOptions | undefined, fresh: boolean): Promise<Connection> {
     if (this.#state !== "open") return Promise.reject(new PoolClosedError("acquire"));
-    let pool: EndpointPool | Service;
+    let pool: EndpointPool | undefined;
     try {
       if (options !== undefined) validateOptions("acquire options", options, acquireSchema);
-      pool = this.#pool(target);
+      pool = this.#cachedPool(target);
+      if (pool === undefined) {
+        const resolved = this.#target(target);
+        if (resolved instanceof Service) return resolved.acquire(options, this.#stack());
+        pool = this.#poolFor(resolved);
+      }
     } catch (err) {
       return Promise.reject(err);
     }
-    const stack = this.#s.leakWarningAfter === undefined ? undefined : new Error("acquired here").stack;
-    if (pool instanceof Service) return pool.acquire(options, stack);
-    return pool.acquire(options, stack, fresh);
+    return pool.acquire(options, this.#stack(), fresh);
+  }
+
+  /** The acquire's stack, kept for leak reports when `leakWarningAfter` is set. */
+  #stack(): string | undefined {
+    return this.#s.leakWarningAfter === undefined ? undefined : new Error("acquired here").stack;
   }
 
   /** The use() policy's view of a service: retries go to another replica, verdicts to the replica. */
   #serviceUseHost(service: Service): UseHost {
-    const stack = () => (this.#s.leakWarningAfter === undefined ? undefined : new Error("acquired here").stack);
     return {
       acquire: (options, retryOf) => {
         if (this.#state !== "open") return Promise.reject(new PoolClosedError("acquire"));
-        return service.acquire(options, stack(), retryOf);
+        return service.acquire(options, this.#stack(), retryOf);
       },
       leaseOf: (conn) => this.#leaseOf(conn, "use"),
       discard: (lease, conn, reason, err, early) => {
@@ -324,13 +331,10 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
     }
   }
 
-  /** The endpoint pool or the service of a target; the cached endpoint string is the hot path. */
-  #pool(target: TargetInput): EndpointPool | Service {
+  /** The pool of an endpoint string seen before, if it is in the map: the hot path. */
+  #cachedPool(target: TargetInput): EndpointPool | undefined {
     const cached = typeof target === "string" ? this.#keys.get(target) : undefined;
-    const found = cached === undefined ? undefined : this.#endpoints.get(cached);
-    if (found !== undefined) return found;
-    const resolved = this.#target(target);
-    return resolved instanceof Service ? resolved : this.#poolFor(resolved);
+    return cached === undefined ? undefined : this.#endpoints.get(cached);
   }
 
   /** The service `target` names, or undefined when it is one endpoint. */
