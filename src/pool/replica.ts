@@ -1,5 +1,6 @@
 import type { Endpoint } from "../endpoint.js";
 import { describeError, EndpointUnavailableError, type ReplicaFailure, ServiceUnavailableError } from "../errors.js";
+import { invariant } from "../internal/invariant.js";
 import type { DiscoveryStats } from "./discovery.js";
 import type { ServiceTarget } from "./target.js";
 
@@ -155,4 +156,18 @@ export function unavailable(
     else if (errors.has(r)) retryAfter = Math.min(retryAfter, s.failFastWindow);
   }
   return new ServiceUnavailableError(service, replicas, Number.isFinite(retryAfter) ? retryAfter : 0, last);
+}
+
+/**
+ * Asserts the invariants of a service's replicas (see Service's State comment): throws
+ * InternalError naming the service when one is broken. Runs under SOCKPOOL_DEBUG only.
+ */
+export function checkReplicas(service: string, replicas: ReadonlyMap<string, Replica>): void {
+  for (const [key, r] of replicas) {
+    invariant(r.key === key, `${service}: replica ${r.key} filed under ${key}`);
+    invariant(r.inFlight >= 0, `${service}: ${key} has ${r.inFlight} borrows in flight`);
+    invariant(!r.probing || r.state === "ejected", `${service}: ${key} is probed while ${r.state}`);
+    invariant(r.state !== "draining" || r.inFlight > 0, `${service}: ${key} drained but did not leave`);
+    invariant(r.consecutive <= r.failures && r.weight > 0, `${service}: ${key} has bad counts`);
+  }
 }

@@ -11,6 +11,7 @@ import {
 } from "../errors.js";
 import { throwIfAborted, type WaitOptions, withCancel } from "../internal/cancel.js";
 import type { Clock } from "../internal/clock.js";
+import { checkingInvariants } from "../internal/invariant.js";
 import { chooseReplica, inPanic } from "./balancer.js";
 import { Discovery, type ReplicaSpec } from "./discovery.js";
 import type { EndpointPool } from "./endpoint-pool.js";
@@ -18,6 +19,7 @@ import type { PoolSettings } from "./options.js";
 import { ejectionCap, ejectionLength, isOutlier, nextStreak } from "./outliers.js";
 import type { BorrowObserver, Lease } from "./pooled-socket.js";
 import {
+  checkReplicas,
   Replica,
   type ReplicaEvent,
   type ReplicaStats,
@@ -76,9 +78,12 @@ class ReplicaBorrow implements BorrowObserver {
  * - `#replicas`: endpoint key → replica, in the order they joined; a draining replica stays
  *   until nothing is in flight on it, then leaves.
  * - `#discovery`: keeps a `srv:`/`dns:` service's set fresh (undefined for a list).
- * Invariants: at most `ejectionCap` replicas are ejected by failures counted while active
- * (a failed probe only extends an ejection); at most one probe per replica is under way;
- * `inFlight` counts every acquire under way and borrow not yet ended, so it returns to 0.
+ *   `#known`: a first set arrived (later joiners warm up; the first set starts warm).
+ * Invariants: an active replica is ejected only while fewer than `ejectionCap` are (a failed
+ * probe only extends an ejection); only an ejected replica is probed, by one acquire at a
+ * time; `inFlight` (≥ 0) counts every acquire under way and borrow not yet ended; a draining
+ * replica with nothing in flight has left. {@link checkReplicas} asserts what it can see after
+ * every transition, under SOCKPOOL_DEBUG.
  */
 export class Service {
   readonly key: string;
@@ -259,6 +264,7 @@ export class Service {
     }
     lease.observer = new ReplicaBorrow(this, r, probe);
     r.acquired++;
+    this.#settle(r);
     return conn;
   }
 
@@ -320,9 +326,11 @@ export class Service {
 
   /** A draining replica with nothing in flight leaves the service (and its stats). */
   #settle(r: Replica): void {
-    if (r.state !== "draining" || r.inFlight > 0 || this.#replicas.get(r.key) !== r) return;
-    this.#replicas.delete(r.key);
-    this.#emit("leave", r);
+    if (r.state === "draining" && r.inFlight === 0 && this.#replicas.get(r.key) === r) {
+      this.#replicas.delete(r.key);
+      this.#emit("leave", r);
+    }
+    if (checkingInvariants) checkReplicas(this.key, this.#replicas);
   }
 
   #emit(event: string, r: Replica, extra?: Pick<ReplicaEvent, "ejectedUntil" | "error">): void {
