@@ -9,8 +9,8 @@ import { SocketBudget } from "./budget.js";
 import { EndpointPool, type PoolContext } from "./endpoint-pool.js";
 import { type PoolSettings, resolvePoolOptions, type SocketPoolOptions } from "./options.js";
 import type { Lease, PooledSocket } from "./pooled-socket.js";
-import type { ServiceStats } from "./replica.js";
-import { Service, type ServiceContext } from "./service.js";
+import { Service } from "./service.js";
+import { Services } from "./services.js";
 import { Counters, type EndpointStats, type PoolStats } from "./stats.js";
 import { isServiceTarget, parseTarget, type TargetInput } from "./target.js";
 import { runUse, type UseHost, type UseOptions } from "./use.js";
@@ -62,8 +62,6 @@ export type SocketPoolEvent =
 const acquireSchema = { signal: "signal", timeout: "ms?" } as const;
 const useSchema = { ...acquireSchema, retryOnStale: "boolean" } as const;
 const KEY_CACHE_LIMIT = 1024;
-/** Services kept; past it, services with nothing in flight are dropped (their state is lost). */
-const SERVICE_LIMIT = 1024;
 
 /**
  * Sockets to many endpoints, bounded per endpoint and in total, reused most-recent-first,
@@ -73,9 +71,8 @@ const SERVICE_LIMIT = 1024;
  * - `#endpoints`: endpoint key → its pool, only while that pool has sockets, waiters, warm
  *   sockets to keep or a fail-fast window running (an empty pool leaves the map).
  * - `#keys`: endpoint strings already parsed → key (bounded cache; cleared when full).
- * - `#services`: service key → its {@link Service} (at most SERVICE_LIMIT); `#serviceInputs`:
- *   service strings already parsed → their service (bounded like `#keys`). A service's
- *   replicas are ordinary endpoints in `#endpoints`.
+ * - `#services`: the services of replicas, by key and by the strings that named them
+ *   ({@link Services}). A service's replicas are ordinary endpoints in `#endpoints`.
  * - `#records`: every socket this pool opened → its record (weak: never keeps one alive).
  * - `#budget`: slots under maxSockets across endpoints. `#total`: cumulative counters, kept
  *   when endpoints leave the map.
@@ -86,9 +83,7 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
   readonly #s: PoolSettings;
   readonly #endpoints = new Map<string, EndpointPool>();
   readonly #keys = new Map<string, string>();
-  readonly #services = new Map<string, Service>();
-  readonly #serviceInputs = new Map<string, Service>();
-  readonly #serviceCtx: ServiceContext;
+  readonly #services: Services;
   readonly #records = new WeakMap<Connection, PooledSocket>();
   readonly #total = new Counters();
   readonly #graceful = new Set<Connection>();
@@ -119,7 +114,7 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
       emit: (event, ...args) => this.emit(event, ...args),
     };
     const pool = this;
-    this.#serviceCtx = {
+    this.#services = new Services({
       settings: this.#s,
       clock: this.#s.clock,
       get open() {
@@ -129,7 +124,7 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
       leaseOf: (conn) => this.#records.get(conn)?.lease,
       closeIdle: (endpoint) => this.#endpoints.get(endpoint.key)?.closeIdle(),
       emit: (event, ...args) => this.emit(event, ...args),
-    };
+    });
   }
 
   get state(): PoolState {
@@ -230,8 +225,7 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
    * `services`: each service of replicas by its key, with each replica's state and counts.
    */
   stats(): PoolStats {
-    const services: Record<string, ServiceStats> = {};
-    for (const [key, service] of this.#services) services[key] = service.stats();
+    const services = this.#services.stats();
     const endpoints: Record<string, EndpointStats> = {};
     const gauges = { idle: 0, borrowed: 0, dialing: 0, pending: 0 };
     for (const [key, pool] of this.#endpoints) {
@@ -256,7 +250,7 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
     validateOptions("close options", options, { timeout: "ms?" });
     this.#state = "closing";
     this.#budget.stop();
-    for (const service of this.#services.values()) service.stop();
+    this.#services.stop();
     this.#closing = this.#shutdown(options?.timeout ?? 5000).then(() => {
       this.#state = "closed";
       this.#closed.resolve();
@@ -346,42 +340,21 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
 
   /**
    * The service `target` names (made on first use), or its endpoint; endpoint strings are
-   * cached in `#keys`, service strings in `#serviceInputs`. Throws InvalidEndpointError.
+   * cached in `#keys`, service strings in `#services`. Throws InvalidEndpointError.
    */
   #target(target: TargetInput): Service | Endpoint {
     if (typeof target === "string") {
-      const known = this.#serviceInputs.get(target);
+      const known = this.#services.cached(target);
       if (known !== undefined) return known;
       if (this.#keys.has(target)) return parseEndpoint(target);
     }
     const parsed = parseTarget(target);
-    if (!isServiceTarget(parsed)) {
-      if (typeof target === "string") this.#cache(this.#keys, target, parsed.key);
-      return parsed.endpoint;
+    if (isServiceTarget(parsed)) return this.#services.serviceFor(parsed, target);
+    if (typeof target === "string") {
+      if (this.#keys.size >= KEY_CACHE_LIMIT) this.#keys.clear();
+      this.#keys.set(target, parsed.key);
     }
-    let service = this.#services.get(parsed.key);
-    if (service === undefined) {
-      if (this.#services.size >= SERVICE_LIMIT) this.#dropIdleServices();
-      service = new Service(parsed, this.#serviceCtx);
-      this.#services.set(parsed.key, service);
-    }
-    if (typeof target === "string") this.#cache(this.#serviceInputs, target, service);
-    return service;
-  }
-
-  #cache<V>(map: Map<string, V>, input: string, value: V): void {
-    if (map.size >= KEY_CACHE_LIMIT) map.clear();
-    map.set(input, value);
-  }
-
-  /** Too many services: forgets those with nothing in flight (their ejections and warm-ups). */
-  #dropIdleServices(): void {
-    for (const [key, service] of this.#services) {
-      if (service.busy) continue;
-      service.stop();
-      this.#services.delete(key);
-    }
-    this.#serviceInputs.clear();
+    return parsed.endpoint;
   }
 
   /** The endpoint pool of `ep`, made (and warmed, with minIdlePerEndpoint) if missing. */
