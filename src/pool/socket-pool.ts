@@ -333,7 +333,10 @@ export class SocketPool extends EventEmitter implements AsyncDisposable {
 
   /** The service `target` names, or undefined when it is one endpoint. */
   #serviceOf(target: TargetInput): Service | undefined {
-    if (typeof target !== "string" && !Array.isArray(target)) return undefined; // an endpoint object
+    if (typeof target === "string") {
+      const known = this.#services.cached(target);
+      if (known !== undefined || this.#keys.has(target)) return known; // no parse for a known string
+    } else if (!Array.isArray(target)) return undefined; // an endpoint object
     const resolved = this.#target(target);
     return resolved instanceof Service ? resolved : undefined;
   }
