@@ -132,11 +132,9 @@ export class Service {
     const timeout = options?.timeout ?? this.#s.acquireTimeout;
     const deadline = clock.now() + timeout;
     const discovery = this.#discovery;
-    if (discovery !== undefined) {
-      discovery.touch();
-      const ready = discovery.ready();
-      if (ready !== undefined) await this.#resolved(ready, options, timeout);
-    }
+    discovery?.touch();
+    const ready = discovery?.ready();
+    if (ready !== undefined) await this.#resolved(ready, options, timeout);
     const avoid = retryOf === undefined ? undefined : this.replicaOf(retryOf);
     const skip = new Set<Replica>(avoid === undefined ? [] : [avoid]);
     const errors = new Map<Replica, unknown>();
@@ -150,8 +148,11 @@ export class Service {
       }
       if (r === undefined) throw unavailable(this.key, this.#replicas.values(), errors, last, now, this.#s);
       skip.add(r);
-      const plain = attempt === 0 && retryOf === undefined;
-      if (!plain && deadline - now <= 0) throw new AcquireTimeoutError(this.key, timeout, `${attempt} tried`, last);
+      // The first attempt runs under the caller's options as given, unless resolving took time.
+      const plain = attempt === 0 && retryOf === undefined && ready === undefined;
+      if (!plain && deadline - now <= 0) {
+        throw new AcquireTimeoutError(this.key, timeout, `${attempt} replicas tried`, last);
+      }
       const probe = r.probing;
       r.inFlight++;
       let conn: Connection;

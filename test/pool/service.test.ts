@@ -14,6 +14,7 @@ import {
   SockpoolError,
   type TargetInput,
 } from "sockpool";
+import { blackholePort } from "../helpers/blackhole.js";
 import { ManualClock } from "../helpers/clock.js";
 import { assertNoOpenSockets, closedPort, rawServer, rejectsWith, TEST_TIMEOUT, until } from "../helpers/net.js";
 import { testPool } from "./helpers.js";
@@ -104,6 +105,18 @@ describe("services: failures move on, outliers are ejected", () => {
     assert.ok(r.failures >= 5 && r.consecutiveFailures >= 5, `${r.failures} failures`);
     assert.match(r.lastError ?? "", /ECONNREFUSED|ENDPOINT_UNAVAILABLE/);
     assert.ok(r.ejectedUntil !== null && r.lastErrorAt !== null);
+  });
+
+  it("moves a connect timeout on to another replica within the acquire's deadline", opts, async (t) => {
+    const hole = `127.0.0.1:${await blackholePort(t)}`;
+    const live = await countingEcho(t);
+    const pool = testPool(t, { connectTimeout: 100, acquireTimeout: 5000 });
+    const target = [hole, live.endpoint];
+    await runRequests(pool, target, 20, 2);
+    assert.equal(live.lines, 20);
+    const r = replicas(pool, target)[hole];
+    assert.ok((r?.failures ?? 0) >= 1, "the blackholed replica was tried");
+    assert.match(r?.lastError ?? "", /ERR_SOCKPOOL_CONNECT_TIMEOUT|ERR_SOCKPOOL_ENDPOINT_UNAVAILABLE/);
   });
 
   it("reruns an idempotent request on another replica when its socket dies before replying", opts, async (t) => {
