@@ -12,7 +12,6 @@ import { once } from "node:events";
 import net from "node:net";
 import { LoadRun } from "../src/cli/load.js";
 import { payloadMaker, socketTarget } from "../src/cli/targets.js";
-import { parseEndpoint } from "../src/index.js";
 import { arg, fmt, median, table } from "./lib/stats.js";
 
 const MS = arg("ms", 1000);
@@ -39,7 +38,7 @@ function runServer(): void {
 /** `sockpool bench`'s own path: a pool of CONCURRENCY sockets under a closed-loop LoadRun. */
 async function viaSockpool(port: number): Promise<Sample> {
   const target = socketTarget({
-    endpoint: parseEndpoint(`127.0.0.1:${port}`),
+    target: `127.0.0.1:${port}`,
     pool: CONCURRENCY,
     size: SIZE,
     timeout: 10_000,

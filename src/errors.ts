@@ -9,6 +9,7 @@ export type ErrorCode =
   | "ERR_SOCKPOOL_CONNECT"
   | "ERR_SOCKPOOL_CONNECT_TIMEOUT"
   | "ERR_SOCKPOOL_ENDPOINT_UNAVAILABLE"
+  | "ERR_SOCKPOOL_SERVICE_UNAVAILABLE"
   | "ERR_SOCKPOOL_ACQUIRE_TIMEOUT"
   | "ERR_SOCKPOOL_QUEUE_FULL"
   | "ERR_SOCKPOOL_READ_TIMEOUT"
@@ -125,6 +126,41 @@ export class EndpointUnavailableError extends SockpoolError<"ERR_SOCKPOOL_ENDPOI
       { cause },
     );
     this.endpoint = endpoint;
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** One replica's part in a {@link ServiceUnavailableError}. */
+export interface ReplicaFailure {
+  /** The replica's endpoint key. */
+  readonly endpoint: string;
+  /** `active`, `ejected` or `draining`, when the acquire gave up. */
+  readonly state: string;
+  /** Its last error (this acquire's, else an earlier one); undefined if it never failed. */
+  readonly error: unknown;
+}
+
+/**
+ * No replica of a service could lend a socket: each one tried failed to connect (or is
+ * failing fast), or the service has no replica (its name resolved to nothing, or never
+ * resolved). `replicas` names each replica with its state and last error; `cause` is the
+ * last error seen (a resolution error when there is no replica). `retryAfter`: ms until a
+ * replica may be tried again (0 when unknown).
+ */
+export class ServiceUnavailableError extends SockpoolError<"ERR_SOCKPOOL_SERVICE_UNAVAILABLE"> {
+  static readonly CODE = "ERR_SOCKPOOL_SERVICE_UNAVAILABLE";
+  readonly service: string;
+  readonly replicas: readonly ReplicaFailure[];
+  readonly retryAfter: number;
+  constructor(service: string, replicas: readonly ReplicaFailure[], retryAfter: number, cause?: unknown) {
+    const each = replicas.map((r) => `${r.endpoint} (${r.state}): ${describeError(r.error)}`);
+    const detail =
+      each.length > 0
+        ? `every replica failed: ${each.join("; ")}`
+        : `it has no replica${cause === undefined ? "" : ` (${describeError(cause)})`}`;
+    super(ServiceUnavailableError.CODE, `${service} is unavailable: ${detail}`, { cause });
+    this.service = service;
+    this.replicas = replicas;
     this.retryAfter = retryAfter;
   }
 }
@@ -318,6 +354,14 @@ export class InternalError extends SockpoolError<"ERR_SOCKPOOL_INTERNAL"> {
   constructor(message: string) {
     super(InternalError.CODE, `internal error (a sockpool bug): ${message}`);
   }
+}
+
+/** An error as `CODE: message` (or its message alone), for messages that cite another error. */
+export function describeError(err: unknown): string {
+  if (err === undefined) return "no error recorded";
+  if (!(err instanceof Error)) return String(err);
+  const code = systemCode(err);
+  return code === undefined ? err.message : `${code}: ${err.message}`;
 }
 
 /** `JSON.stringify` for strings, `String` for the rest; for messages that quote input. */

@@ -4,7 +4,9 @@
  * {@link InvalidArgumentError} naming the flag, the value and an example of what works. Only
  * the CLI parses units; the library takes milliseconds and bytes.
  */
-import { InvalidArgumentError } from "../index.js";
+import dns from "node:dns";
+import { isIP } from "node:net";
+import { InvalidArgumentError, parseEndpoint, type ServiceResolver } from "../index.js";
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -85,4 +87,25 @@ export function parseRate(flag: string, text: string): number {
   const n = /^(\d+(?:\.\d+)?|\.\d+)$/.test(trimmed) ? Number(trimmed) : Number.NaN;
   if (!(n > 0) || !Number.isFinite(n)) throw bad(flag, text, "a number of requests per second > 0, such as 100");
   return n;
+}
+
+/**
+ * Parses `--resolver HOST:PORT` (an IP address: `127.0.0.1:5353`, `[::1]:53`) into a DNS
+ * resolver that asks that server only, for `srv:` and `dns:` targets.
+ */
+export function parseResolver(flag: string, text: string): ServiceResolver {
+  const expected = "an IP address and port, such as 127.0.0.1:5353 or [::1]:53";
+  let host: string;
+  let port: number;
+  try {
+    const endpoint = parseEndpoint(text);
+    if (endpoint.kind !== "tcp" || endpoint.tls) throw bad(flag, text, expected);
+    ({ host, port } = endpoint);
+  } catch {
+    throw bad(flag, text, expected);
+  }
+  if (isIP(host) === 0) throw bad(flag, text, `${expected} (not a name)`);
+  const resolver = new dns.promises.Resolver({ timeout: 2000, tries: 2 });
+  resolver.setServers([isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`]);
+  return resolver;
 }

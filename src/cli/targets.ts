@@ -1,16 +1,43 @@
 /**
- * What `bench` loads: an echo server through a SocketPool (one request per socket at a time),
- * or with `--rpc` an RPC echo server through a ChannelPool (many requests per socket).
+ * What `bench` loads: an echo server (or a service of echo replicas) through a SocketPool
+ * (one request per socket at a time), or with `--rpc` an RPC echo server through a
+ * ChannelPool (many requests per socket).
  */
-import { BadFrameError, ChannelPool, type Endpoint, SocketPool } from "../index.js";
+import {
+  BadFrameError,
+  ChannelPool,
+  InvalidArgumentError,
+  parseTarget,
+  type ServiceResolver,
+  SocketPool,
+  type SocketPoolOptions,
+} from "../index.js";
 import type { RequestFn } from "./load.js";
 
 /** The part of the bench settings a target needs. */
 export interface TargetSettings {
-  endpoint: Endpoint;
+  /** One endpoint, or a service: `A,B,C`, `srv:NAME`, `dns:HOST:PORT`. */
+  target: string;
   pool: number;
   size: number;
   timeout: number;
+  /** Resolves `srv:`/`dns:` targets (`--resolver`); default the system's DNS servers. */
+  resolver?: ServiceResolver | undefined;
+  /** More pool options (benches pass a dial hook, a shorter ejection…). */
+  poolOptions?: SocketPoolOptions | undefined;
+}
+
+/** One replica's part of a run over a service: borrows, failed attempts, where it ended up. */
+export interface ReplicaShare {
+  endpoint: string;
+  /** Borrows it served (requests, retries included). */
+  requests: number;
+  /** `requests` over all replicas' requests, 0 to 1. */
+  share: number;
+  /** Failed attempts there: connect failures and sockets that died before replying. */
+  errors: number;
+  state: string;
+  ejections: number;
 }
 
 /**
@@ -28,6 +55,8 @@ export interface BenchTarget {
   preflight(): Promise<void>;
   request: RequestFn;
   sockets(): SocketCounts;
+  /** Each replica's share, for a service; undefined for one endpoint. */
+  replicas(): ReplicaShare[] | undefined;
   close(): Promise<void>;
 }
 
@@ -59,15 +88,26 @@ function mismatch(seq: number, size: number): BadFrameError {
  * is idempotent, so a reused socket found dead before any reply byte (a one-shot server's FIN
  * still in flight) is retried once on a fresh socket (`retryOnStale`), and counted.
  */
-export function socketTarget(s: TargetSettings): BenchTarget {
-  const pool = new SocketPool({ maxSocketsPerEndpoint: s.pool, connectTimeout: s.timeout, acquireTimeout: s.timeout });
+export function socketTarget(s: TargetSettings): BenchTarget & { readonly pool: SocketPool } {
+  const { key, kind } = parseTarget(s.target);
+  const service = kind !== "endpoint";
+  // K sockets per replica, not K shared by all: under an even spread, replicas sharing a
+  // tight maxSockets keep closing each other's idle sockets to dial their own.
+  const pool = new SocketPool({
+    maxSocketsPerEndpoint: s.pool,
+    connectTimeout: s.timeout,
+    acquireTimeout: s.timeout,
+    resolver: s.resolver,
+    ...s.poolOptions,
+  });
   const make = payloadMaker(s.size);
   const { timeout } = s;
   return {
-    preflight: () => pool.use(s.endpoint, async () => {}),
+    pool,
+    preflight: () => pool.use(s.target, async () => {}),
     request: (seq) =>
       pool.use(
-        s.endpoint,
+        s.target,
         async (conn) => {
           const payload = make(seq);
           await conn.write(payload, { timeout });
@@ -81,12 +121,34 @@ export function socketTarget(s: TargetSettings): BenchTarget {
       const st = pool.stats();
       return { opened: st.created, reused: st.reused, retries: st.retries };
     },
+    replicas: () => (service ? replicaShares(pool, key) : undefined),
     close: () => pool.close({ timeout: 2000 }),
   };
 }
 
+/** Each replica of the service `key` with its requests, share and errors, busiest first. */
+function replicaShares(pool: SocketPool, key: string): ReplicaShare[] {
+  const replicas = Object.entries(pool.stats().services[key]?.replicas ?? {});
+  const total = replicas.reduce((sum, [, r]) => sum + r.acquired, 0);
+  return replicas
+    .map(([endpoint, r]) => ({
+      endpoint,
+      requests: r.acquired,
+      share: total > 0 ? Math.round((r.acquired / total) * 10_000) / 10_000 : 0,
+      errors: r.failures,
+      state: r.state,
+      ejections: r.ejections,
+    }))
+    .sort((a, b) => b.requests - a.requests || a.endpoint.localeCompare(b.endpoint));
+}
+
 /** RPC echo over a ChannelPool: each request is one frame; the reply must carry it back. */
 export function rpcTarget(s: TargetSettings): BenchTarget {
+  const target = parseTarget(s.target);
+  if (target.kind !== "endpoint") {
+    throw new InvalidArgumentError(`--rpc takes one endpoint, not the service ${JSON.stringify(s.target)}`);
+  }
+  const endpoint = target.endpoint;
   const pool = new ChannelPool({
     maxChannelsPerEndpoint: s.pool,
     channel: { connect: { timeout: s.timeout }, requestTimeout: s.timeout },
@@ -96,12 +158,12 @@ export function rpcTarget(s: TargetSettings): BenchTarget {
   return {
     preflight: async () => {
       sent++;
-      await pool.request(s.endpoint, "");
+      await pool.request(endpoint, "");
     },
     request: async (seq) => {
       const payload = make(seq);
       sent++;
-      const reply = await pool.request(s.endpoint, payload);
+      const reply = await pool.request(endpoint, payload);
       if (!reply.equals(payload)) throw mismatch(seq, s.size);
       return s.size;
     },
@@ -109,6 +171,7 @@ export function rpcTarget(s: TargetSettings): BenchTarget {
       const opened = pool.stats().opened;
       return { opened, reused: Math.max(0, sent - opened), retries: 0 };
     },
+    replicas: () => undefined,
     close: () => pool.close(),
   };
 }

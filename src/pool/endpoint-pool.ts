@@ -115,13 +115,16 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
     this.#counters.recordRelease();
     this.#ctx.emit("release", conn, this.key);
     const now = this.#clock.now();
-    const problem = this.#closing ? "pool-closed" : releaseProblem(conn, record, now, this.#s.maxUses);
+    let problem = this.#closing ? "pool-closed" : releaseProblem(conn, record, now, this.#s.maxUses);
+    // A service's borrow: its replica counts the outcome, and a draining one wants it closed.
+    if (lease.observer?.ended(lease, problem, conn.error) === true && problem === undefined) problem = "drained";
     if (problem === undefined && this.#offer(record, conn, now)) {
       this.#check(); // the hot path: nothing was destroyed, so nothing else can change
       return RESOLVED;
     }
     if (problem !== undefined) {
-      this.#sockets.remove(record, conn, problem, conn.error, problem === "pool-closed" || problem === "lifetime");
+      const graceful = problem === "pool-closed" || problem === "lifetime" || problem === "drained";
+      this.#sockets.remove(record, conn, problem, conn.error, graceful);
     }
     this.#reconcile();
     return RESOLVED;
@@ -131,6 +134,7 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
   destroyLent(lease: Lease, conn: Connection, reason: DestroyReason, err?: unknown): void {
     if (!lease.current) throw new NotBorrowedError("destroy", conn.where);
     this.#sockets.endLease(lease.record);
+    lease.observer?.ended(lease, reason, err ?? conn.error);
     // Pending reads and writes reject with `err` (an abort, say) rather than a bare close.
     if (err instanceof Error && conn.state !== "closed") conn.destroy(err);
     this.#sockets.remove(lease.record, conn, reason, err, false);
@@ -155,12 +159,23 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
     return true;
   }
 
+  /**
+   * Gracefully closes every idle socket (a service's replica is draining); borrowed sockets
+   * and waiters are left alone.
+   */
+  closeIdle(): void {
+    let closed = false;
+    while (this.#evictOldest("drained")) closed = true;
+    if (closed) this.#reconcile();
+  }
+
   /** A borrowed connection was garbage-collected: its borrower dropped it unreleased. */
   collected(record: PooledSocket): void {
     if (record.state !== "borrowed") return;
     const lease = record.lease as Lease;
     const heldMs = this.#clock.now() - lease.since;
     this.#sockets.endLease(record);
+    lease.observer?.ended(lease, "leak", undefined);
     this.#sockets.remove(record, undefined, "leak", undefined, false);
     this.#ctx.emit("leak", { endpoint: this.key, stack: lease.stack, heldMs, collected: true });
     this.#reconcile();
@@ -187,7 +202,9 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
   destroyBorrowed(): void {
     for (const record of [...this.#sockets.all]) {
       if (record.state !== "borrowed") continue;
+      const lease = record.lease as Lease;
       this.#sockets.endLease(record);
+      lease.observer?.ended(lease, "pool-closed", undefined);
       this.#sockets.remove(record, record.ref.deref(), "pool-closed", undefined, false);
     }
     this.#reconcile();

@@ -1,4 +1,5 @@
 import type { Connection } from "../connection/connection.js";
+import type { ReplicaEvent, ResolveErrorEvent } from "./replica.js";
 import type { DestroyReason } from "./stats.js";
 
 /** What a 'leak' event carries. */
@@ -17,7 +18,13 @@ export interface LeakReport {
  * - `acquire (conn, endpointKey, reused)`, `release (conn, endpointKey)`;
  * - `destroy (conn | undefined, endpointKey, reason: DestroyReason, error)`: `error` is the
  *   socket error behind it, or undefined;
- * - `leak (report: LeakReport)`.
+ * - `leak (report: LeakReport)`;
+ * - for services of replicas, each with a {@link ReplicaEvent}: `join` (a replica joined:
+ *   the first set, or one DNS added), `eject` (consecutive failures took it out of rotation
+ *   until `ejectedUntil`), `return` (its probe succeeded: back, warming up), `drain` (DNS
+ *   dropped it: no new borrows, its sockets close) and `leave` (its last borrow ended);
+ * - `resolve-error ({ service, error })`: a `srv:`/`dns:` resolution failed (the last good
+ *   set stays); once per run of failures.
  */
 export interface SocketPoolEvents {
   create: [conn: Connection, endpoint: string];
@@ -25,6 +32,12 @@ export interface SocketPoolEvents {
   release: [conn: Connection, endpoint: string];
   destroy: [conn: Connection | undefined, endpoint: string, reason: DestroyReason, error: unknown];
   leak: [report: LeakReport];
+  join: [event: ReplicaEvent];
+  eject: [event: ReplicaEvent];
+  return: [event: ReplicaEvent];
+  drain: [event: ReplicaEvent];
+  leave: [event: ReplicaEvent];
+  "resolve-error": [event: ResolveErrorEvent];
 }
 
 /** A {@link SocketPoolEvents} name. */

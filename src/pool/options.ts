@@ -2,10 +2,11 @@ import type { ConnectOptions } from "../connection/connect.js";
 import { checkAddressOptions, connectOptionsSchema } from "../connection/connect.js";
 import type { Connection } from "../connection/connection.js";
 import type { Endpoint } from "../endpoint.js";
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError, quote } from "../errors.js";
 import { type Clock, systemClock } from "../internal/clock.js";
 import { orNever } from "../internal/timer.js";
 import { type Schema, validateOptions } from "../internal/validate.js";
+import type { ServiceResolver } from "./discovery.js";
 
 /** Opens one socket for the pool; the default is sockpool's `connect()`. */
 export type Dialer = (endpoint: Endpoint, options: ConnectOptions) => Promise<Connection>;
@@ -63,10 +64,46 @@ export interface SocketPoolOptions {
   dial?: Dialer | undefined;
   /**
    * Where the pool's time comes from: `now()` and timers (idle and lifetime retirement,
-   * acquire timeouts, fail-fast windows, leak warnings, dial backoff). Default: the system
-   * clock. Tests give a manual clock to advance time instead of sleeping.
+   * acquire timeouts, fail-fast windows, leak warnings, dial backoff, ejections, DNS
+   * refreshes). Default: the system clock. Tests give a manual clock to advance time
+   * instead of sleeping.
    */
   clock?: Clock | undefined;
+
+  // Services of replicas (a list, `srv:` or `dns:` target): see docs/architecture.md.
+
+  /**
+   * Consecutive failures of one replica (connect errors and timeouts, fail-fast refusals,
+   * resets, sockets that died before replying) after which it is ejected. 0 never ejects.
+   * Default 5.
+   */
+  ejectAfterFailures?: number | undefined;
+  /** How long a first ejection lasts; the n-th in a row lasts n times this. Default 10 000. */
+  ejectionTime?: number | undefined;
+  /** Cap of one ejection. Default 300 000. */
+  maxEjectionTime?: number | undefined;
+  /**
+   * Share of a service's replicas (0 to 1) that may be ejected at once; always at least one
+   * unless 0. Default 0.5.
+   */
+  maxEjectedShare?: number | undefined;
+  /**
+   * Successful borrows over which a replica that joined or returned grows to its full share
+   * (it starts at 1 / (n + 1) of it). 0 gives the full share at once. Default 10.
+   */
+  warmupBorrows?: number | undefined;
+  /**
+   * Resolves `srv:` and `dns:` targets: a `dns.promises.Resolver` (say, one given
+   * `setServers(["127.0.0.1:5353"])`) or anything with its `resolveSrv`, `resolve4` and
+   * `resolve6`. Default: a Resolver on the system's DNS servers.
+   */
+  resolver?: ServiceResolver | undefined;
+  /** Re-resolve `srv:`/`dns:` targets this often, whatever the TTL. Default: at the TTL. */
+  resolveInterval?: number | undefined;
+  /** Shortest wait between resolutions (a TTL of 0 waits this long). Default 1000. */
+  resolveMinInterval?: number | undefined;
+  /** Longest wait between resolutions. Default 30 000. */
+  resolveMaxInterval?: number | undefined;
 }
 
 /** Options after defaults, under the same names: what the endpoint pools read. */
@@ -93,6 +130,15 @@ export interface PoolSettings {
   readonly connect: ConnectOptions;
   readonly dial: Dialer | undefined;
   readonly clock: Clock;
+  readonly ejectAfterFailures: number;
+  readonly ejectionTime: number;
+  readonly maxEjectionTime: number;
+  readonly maxEjectedShare: number;
+  readonly warmupBorrows: number;
+  readonly resolver: ServiceResolver | undefined;
+  readonly resolveInterval: number | undefined;
+  readonly resolveMinInterval: number;
+  readonly resolveMaxInterval: number;
 }
 
 const schema: Schema = {
@@ -118,6 +164,15 @@ const schema: Schema = {
   connect: "object",
   dial: "function",
   clock: "object",
+  ejectAfterFailures: "count0",
+  ejectionTime: "ms",
+  maxEjectionTime: "ms",
+  maxEjectedShare: "ratio",
+  warmupBorrows: "count0",
+  resolver: "object",
+  resolveInterval: "ms",
+  resolveMinInterval: "ms",
+  resolveMaxInterval: "ms",
   channel: { renamed: "the channel option of an rpc Agent (pool.channel() moved to Agent.channel())" },
   maxSocketsPerHost: { renamed: "maxSocketsPerEndpoint" },
   maxIdle: { renamed: "maxIdlePerEndpoint" },
@@ -141,6 +196,7 @@ export function resolvePoolOptions(options: SocketPoolOptions = {}): PoolSetting
       `SocketPool options.minIdlePerEndpoint must not exceed maxIdlePerEndpoint and maxSocketsPerEndpoint, got ${minIdle}`,
     );
   }
+  checkServiceOptions(options);
   const maxLifetime = orNever(options.maxLifetime ?? Number.POSITIVE_INFINITY);
   return {
     maxSocketsPerEndpoint,
@@ -165,5 +221,33 @@ export function resolvePoolOptions(options: SocketPoolOptions = {}): PoolSetting
     connect: { ...options.connect },
     dial: options.dial,
     clock: options.clock ?? systemClock,
+    ejectAfterFailures: options.ejectAfterFailures ?? 5,
+    ejectionTime: options.ejectionTime ?? 10_000,
+    maxEjectionTime: options.maxEjectionTime ?? 300_000,
+    maxEjectedShare: options.maxEjectedShare ?? 0.5,
+    warmupBorrows: options.warmupBorrows ?? 10,
+    resolver: options.resolver,
+    resolveInterval: options.resolveInterval,
+    resolveMinInterval: options.resolveMinInterval ?? 1000,
+    resolveMaxInterval: options.resolveMaxInterval ?? 30_000,
   };
+}
+
+/** The cross-checks of the service options: the resolver's methods, min ≤ max intervals. */
+function checkServiceOptions(options: SocketPoolOptions): void {
+  const resolver = options.resolver as unknown as Record<string, unknown> | undefined;
+  for (const method of ["resolveSrv", "resolve4", "resolve6"]) {
+    if (resolver !== undefined && typeof resolver[method] !== "function") {
+      throw new InvalidArgumentError(
+        `SocketPool options.resolver must have a ${method}() method (a dns.promises.Resolver does), got ${quote(resolver)}`,
+      );
+    }
+  }
+  const min = options.resolveMinInterval ?? 1000;
+  const max = options.resolveMaxInterval ?? 30_000;
+  if (min > max) {
+    throw new InvalidArgumentError(
+      `SocketPool options.resolveMinInterval (${min}) must not exceed resolveMaxInterval (${max})`,
+    );
+  }
 }

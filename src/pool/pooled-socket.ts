@@ -1,6 +1,7 @@
 import type { Connection, ConnectionOwner } from "../connection/connection.js";
 import type { TimerHandle } from "../internal/clock.js";
 import type { Slot } from "./budget.js";
+import type { DestroyReason } from "./stats.js";
 
 /** `idle ⇄ borrowed → gone`; `gone` is final (destroyed, retired or collected). */
 export type SocketState = "idle" | "borrowed" | "gone";
@@ -44,6 +45,17 @@ export interface LeaseOwner {
   collected(record: PooledSocket): void;
 }
 
+/** Told when one borrow ends, by the endpoint pool that lent it: a service counting its replica's borrows. */
+export interface BorrowObserver {
+  /**
+   * The borrow of `lease` ended: given back healthy (`reason` undefined) or destroyed for
+   * `reason` (`err`: the socket's error, or what ended the borrow). Returns true to have a
+   * socket given back healthy closed instead of pooled (its replica is draining). Runs
+   * inside the endpoint pool's transition: it must not call back into that pool.
+   */
+  ended(lease: Lease, reason: DestroyReason | undefined, err: unknown): boolean;
+}
+
 const RESOLVED = Promise.resolve();
 
 /**
@@ -53,7 +65,9 @@ const RESOLVED = Promise.resolve();
  *
  * State: `spent` (the borrow is over); `since`: ms since epoch of the acquire; `reused`: the
  * socket served a borrower before this one; `stack`: the acquire's stack when leak detection
- * is on; `leakTimer`: the pending leak warning, armed and cleared by the endpoint pool.
+ * is on; `leakTimer`: the pending leak warning, armed and cleared by the endpoint pool;
+ * `observer`: told when the borrow ends (set by a service right after the acquire, before
+ * the borrower holds the socket; undefined for a borrow of a plain endpoint).
  */
 export class Lease implements ConnectionOwner {
   spent = false;
@@ -63,6 +77,7 @@ export class Lease implements ConnectionOwner {
   readonly reused: boolean;
   readonly stack: string | undefined;
   leakTimer: TimerHandle | undefined;
+  observer: BorrowObserver | undefined;
 
   constructor(record: PooledSocket, owner: LeaseOwner, since: number, stack: string | undefined) {
     this.record = record;

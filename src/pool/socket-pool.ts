@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { Connection } from "../connection/connection.js";
-import { type EndpointInput, parseEndpoint } from "../endpoint.js";
+import { type Endpoint, parseEndpoint } from "../endpoint.js";
 import { NotBorrowedError, PoolClosedError } from "../errors.js";
 import type { WaitOptions } from "../internal/cancel.js";
 import { deferred } from "../internal/deferred.js";
@@ -11,8 +11,11 @@ import { EndpointPool } from "./endpoint-pool.js";
 import type { SocketPoolEvent, SocketPoolEvents } from "./events.js";
 import { type PoolSettings, resolvePoolOptions, type SocketPoolOptions } from "./options.js";
 import type { Lease, PooledSocket } from "./pooled-socket.js";
+import { Service } from "./service.js";
+import { Services } from "./services.js";
 import { Counters, type EndpointStats, type PoolStats } from "./stats.js";
-import { runUse, type UseOptions } from "./use.js";
+import { isServiceTarget, parseTarget, type TargetInput } from "./target.js";
+import { runUse, type UseHost, type UseOptions } from "./use.js";
 
 export interface PoolCloseOptions {
   /** How long borrowed sockets may take to come back before they are destroyed. Default 5000. */
@@ -34,6 +37,8 @@ const KEY_CACHE_LIMIT = 1024;
  * - `#endpoints`: endpoint key → its pool, only while that pool has sockets, waiters, warm
  *   sockets to keep or a fail-fast window running (an empty pool leaves the map).
  * - `#keys`: endpoint strings already parsed → key (bounded cache; cleared when full).
+ * - `#services`: the services of replicas, by key and by the strings that named them
+ *   ({@link Services}). A service's replicas are ordinary endpoints in `#endpoints`.
  * - `#records`: every socket this pool opened → its record (weak: never keeps one alive).
  * - `#budget`: slots under maxSockets across endpoints. `#total`: cumulative counters, kept
  *   when endpoints leave the map.
@@ -44,6 +49,7 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements AsyncD
   readonly #s: PoolSettings;
   readonly #endpoints = new Map<string, EndpointPool>();
   readonly #keys = new Map<string, string>();
+  readonly #services: Services;
   readonly #records = new WeakMap<Connection, PooledSocket>();
   readonly #total = new Counters();
   readonly #graceful = new Set<Connection>();
@@ -74,6 +80,18 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements AsyncD
       // The map's generic lookup is not narrowed through EventEmitter's conditional types: widen it.
       emit: (event, ...args) => this.emit(event as SocketPoolEvent, ...(args as SocketPoolEvents[SocketPoolEvent])),
     };
+    const pool = this;
+    this.#services = new Services({
+      settings: this.#s,
+      clock: this.#s.clock,
+      get open() {
+        return pool.#state === "open";
+      },
+      poolFor: (endpoint) => this.#poolFor(endpoint),
+      leaseOf: (conn) => this.#records.get(conn)?.lease,
+      closeIdle: (endpoint) => this.#endpoints.get(endpoint.key)?.closeIdle(),
+      emit: (event, ...args) => this.emit(event as SocketPoolEvent, ...(args as SocketPoolEvents[SocketPoolEvent])),
+    });
   }
 
   get state(): PoolState {
@@ -86,7 +104,7 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements AsyncD
   }
 
   /**
-   * Borrows a connection to `endpoint`: a healthy idle one (most recently used first), else a
+   * Borrows a connection to `target`: a healthy idle one (most recently used first), else a
    * new one once the endpoint has a free slot; waiters are served first come, first served.
    * Give it back with `release()` or `await using`; `isReused(conn)` tells whether it served
    * before. Rejects with InvalidEndpointError, InvalidArgumentError, PoolClosedError,
@@ -95,9 +113,16 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements AsyncD
    * this acquire failed), AcquireTimeoutError after `timeout` (default acquireTimeout; cause:
    * the last dial error), or AbortError when `signal` aborts (cause: its reason). A rejected
    * acquire leaves nothing behind.
+   *
+   * A service target (a list, `srv:NAME`, `dns:HOST:PORT`: see {@link parseTarget}) borrows
+   * from one of its replicas, chosen by load and weight; a connect failure there moves on to
+   * another replica within the same deadline, and when every replica failed the acquire
+   * rejects with ServiceUnavailableError naming each one and its last error. The first
+   * acquire of a `srv:`/`dns:` target waits for its resolution; one that fails rejects with
+   * ServiceUnavailableError (cause: the resolver's error).
    */
-  acquire(endpoint: EndpointInput, options?: WaitOptions): Promise<Connection> {
-    return this.#acquire(endpoint, options, false);
+  acquire(target: TargetInput, options?: WaitOptions): Promise<Connection> {
+    return this.#acquire(target, options, false);
   }
 
   /**
@@ -137,28 +162,37 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements AsyncD
    * tells `fn` whether its socket served before). Resolves with what `fn` returns; rejects
    * with what acquire() rejects with, or what `fn` throws.
    */
-  use<T>(endpoint: EndpointInput, fn: (conn: Connection) => Promise<T>, options?: UseOptions): Promise<T> {
+  use<T>(target: TargetInput, fn: (conn: Connection) => Promise<T>, options?: UseOptions): Promise<T> {
+    let service: Service | undefined;
     try {
       if (options !== undefined) validateOptions("use options", options, useSchema);
+      if (this.#state === "open") service = this.#serviceOf(target);
     } catch (err) {
       return Promise.reject(err);
     }
+    if (service !== undefined) return runUse(this.#serviceUseHost(service), fn, options);
     return runUse(
       {
-        acquire: (acquireOptions, fresh) => this.#acquire(endpoint, acquireOptions, fresh),
+        acquire: (acquireOptions, retryOf) => this.#acquire(target, acquireOptions, retryOf !== undefined),
         leaseOf: (conn) => this.#leaseOf(conn, "use"),
         discard: (lease, conn, reason, err) => {
           if (!lease.spent) (lease.owner as EndpointPool).destroyLent(lease, conn, reason, err);
         },
         retried: (lease) => (lease.owner as EndpointPool).recordRetry(),
+        succeeded: undefined,
+        anotherReplica: false,
       },
       fn,
       options,
     );
   }
 
-  /** Counters and gauges per endpoint (by key) and in total; totals survive endpoints leaving. */
+  /**
+   * Counters and gauges per endpoint (by key) and in total; totals survive endpoints leaving.
+   * `services`: each service of replicas by its key, with each replica's state and counts.
+   */
   stats(): PoolStats {
+    const services = this.#services.stats();
     const endpoints: Record<string, EndpointStats> = {};
     const gauges = { idle: 0, borrowed: 0, dialing: 0, pending: 0 };
     for (const [key, pool] of this.#endpoints) {
@@ -169,7 +203,7 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements AsyncD
       gauges.dialing += s.dialing;
       gauges.pending += s.pending;
     }
-    return { ...this.#total.snapshot(gauges), endpoints };
+    return { ...this.#total.snapshot(gauges), endpoints, services };
   }
 
   /**
@@ -183,6 +217,7 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements AsyncD
     validateOptions("close options", options, { timeout: "ms?" });
     this.#state = "closing";
     this.#budget.stop();
+    this.#services.stop();
     this.#closing = this.#shutdown(options?.timeout ?? 5000).then(() => {
       this.#state = "closed";
       this.#closed.resolve();
@@ -194,17 +229,44 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements AsyncD
     return this.close();
   }
 
-  #acquire(endpoint: EndpointInput, options: WaitOptions | undefined, fresh: boolean): Promise<Connection> {
+  #acquire(target: TargetInput, options: WaitOptions | undefined, fresh: boolean): Promise<Connection> {
     if (this.#state !== "open") return Promise.reject(new PoolClosedError("acquire"));
-    let pool: EndpointPool;
+    let pool: EndpointPool | undefined;
     try {
       if (options !== undefined) validateOptions("acquire options", options, acquireSchema);
-      pool = this.#pool(endpoint);
+      pool = this.#cachedPool(target);
+      if (pool === undefined) {
+        const resolved = this.#target(target);
+        if (resolved instanceof Service) return resolved.acquire(options, this.#stack());
+        pool = this.#poolFor(resolved);
+      }
     } catch (err) {
       return Promise.reject(err);
     }
-    const stack = this.#s.leakWarningAfter === undefined ? undefined : new Error("acquired here").stack;
-    return pool.acquire(options, stack, fresh);
+    return pool.acquire(options, this.#stack(), fresh);
+  }
+
+  /** The acquire's stack, kept for leak reports when `leakWarningAfter` is set. */
+  #stack(): string | undefined {
+    return this.#s.leakWarningAfter === undefined ? undefined : new Error("acquired here").stack;
+  }
+
+  /** The use() policy's view of a service: retries go to another replica, verdicts to the replica. */
+  #serviceUseHost(service: Service): UseHost {
+    return {
+      acquire: (options, retryOf) => {
+        if (this.#state !== "open") return Promise.reject(new PoolClosedError("acquire"));
+        return service.acquire(options, this.#stack(), retryOf);
+      },
+      leaseOf: (conn) => this.#leaseOf(conn, "use"),
+      discard: (lease, conn, reason, err, early) => {
+        if (early) service.judge(lease, "failed");
+        if (!lease.spent) (lease.owner as EndpointPool).destroyLent(lease, conn, reason, err);
+      },
+      retried: (lease) => (lease.owner as EndpointPool).recordRetry(),
+      succeeded: (lease) => service.judge(lease, "ok"),
+      anotherReplica: true,
+    };
   }
 
   #leaseOf(conn: Connection, operation: string): Lease {
@@ -230,15 +292,43 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements AsyncD
     }
   }
 
-  #pool(endpoint: EndpointInput): EndpointPool {
-    const cached = typeof endpoint === "string" ? this.#keys.get(endpoint) : undefined;
-    const found = cached === undefined ? undefined : this.#endpoints.get(cached);
-    if (found !== undefined) return found;
-    const ep = parseEndpoint(endpoint);
-    if (typeof endpoint === "string") {
-      if (this.#keys.size >= KEY_CACHE_LIMIT) this.#keys.clear();
-      this.#keys.set(endpoint, ep.key);
+  /** The pool of an endpoint string seen before, if it is in the map: the hot path. */
+  #cachedPool(target: TargetInput): EndpointPool | undefined {
+    const cached = typeof target === "string" ? this.#keys.get(target) : undefined;
+    return cached === undefined ? undefined : this.#endpoints.get(cached);
+  }
+
+  /** The service `target` names, or undefined when it is one endpoint. */
+  #serviceOf(target: TargetInput): Service | undefined {
+    if (typeof target === "string") {
+      const known = this.#services.cached(target);
+      if (known !== undefined || this.#keys.has(target)) return known; // no parse for a known string
+    } else if (!Array.isArray(target)) return undefined; // an endpoint object
+    const resolved = this.#target(target);
+    return resolved instanceof Service ? resolved : undefined;
+  }
+
+  /**
+   * The service `target` names (made on first use), or its endpoint; endpoint strings are
+   * cached in `#keys`, service strings in `#services`. Throws InvalidEndpointError.
+   */
+  #target(target: TargetInput): Service | Endpoint {
+    if (typeof target === "string") {
+      const known = this.#services.cached(target);
+      if (known !== undefined) return known;
+      if (this.#keys.has(target)) return parseEndpoint(target);
     }
+    const parsed = parseTarget(target);
+    if (isServiceTarget(parsed)) return this.#services.serviceFor(parsed, target);
+    if (typeof target === "string") {
+      if (this.#keys.size >= KEY_CACHE_LIMIT) this.#keys.clear();
+      this.#keys.set(target, parsed.key);
+    }
+    return parsed.endpoint;
+  }
+
+  /** The endpoint pool of `ep`, made (and warmed, with minIdlePerEndpoint) if missing. */
+  #poolFor(ep: Endpoint): EndpointPool {
     let pool = this.#endpoints.get(ep.key);
     if (pool === undefined) {
       pool = new EndpointPool(ep, this.#ctx);

@@ -1,3 +1,5 @@
+import type { ServiceStats } from "./replica.js";
+
 /** Why the pool destroyed (or retired) a socket. */
 export type DestroyReason =
   | "idle-timeout" // idle longer than idleTimeout
@@ -13,6 +15,7 @@ export type DestroyReason =
   | "dirty" // released after an operation failed or was cancelled mid-way
   | "busy" // released with a read or write still pending
   | "validation" // the validate hook said no
+  | "drained" // its replica left its service (DNS no longer lists it): closed when idle or given back
   | "user" // pool.destroy(), or the function given to use() threw
   | "leak" // borrowed, never released, garbage-collected
   | "pool-closed"; // the pool closed
@@ -53,6 +56,8 @@ export interface EndpointStats {
 
 export interface PoolStats extends EndpointStats {
   endpoints: Record<string, EndpointStats>;
+  /** Services of replicas by key (see SocketPool.acquire): each replica's state and counts. */
+  services: Record<string, ServiceStats>;
 }
 
 export const WAIT_SAMPLES = 1024;

@@ -8,21 +8,29 @@ export interface UseOptions extends WaitOptions {
   /**
    * The request is idempotent: if a reused socket turns out dead before any byte of the
    * reply arrived, run `fn` once more on a fresh socket. Without it, the retry happens only
-   * when nothing was written. Default false.
+   * when nothing was written. With a service target the rerun goes to another replica, and
+   * a new socket that died before replying is rerun too. Default false.
    */
   retryOnStale?: boolean | undefined;
 }
 
 /** What the use() policy needs from the pool. */
 export interface UseHost {
-  /** Borrows a socket; `fresh` asks for a newly dialed one (the retry). */
-  acquire(options: WaitOptions | undefined, fresh: boolean): Promise<Connection>;
+  /** Borrows a socket; `retryOf`, on a rerun: the borrow whose socket died (the new one is fresh). */
+  acquire(options: WaitOptions | undefined, retryOf: Lease | undefined): Promise<Connection>;
   /** The current borrow of a connection just acquired. */
   leaseOf(conn: Connection): Lease;
-  /** Destroys the socket of `lease` for `reason` unless that borrow already ended. */
-  discard(lease: Lease, conn: Connection, reason: DestroyReason, err: unknown): void;
+  /**
+   * Destroys the socket of `lease` for `reason` unless that borrow already ended; `early`:
+   * it died before any reply byte arrived.
+   */
+  discard(lease: Lease, conn: Connection, reason: DestroyReason, err: unknown, early: boolean): void;
   /** Counts a rerun. */
   retried(lease: Lease): void;
+  /** `fn` resolved: its borrow served (called before the release). */
+  readonly succeeded: ((lease: Lease) => void) | undefined;
+  /** Reruns go to another replica, so a new socket that died before replying is rerun too. */
+  readonly anotherReplica: boolean;
 }
 
 /**
@@ -30,6 +38,7 @@ export interface UseHost {
  * socket was reused and died before any reply byte arrived (a close that raced the
  * hand-over), run `fn` once more on a fresh socket if the caller marked the request
  * idempotent (`retryOnStale`) or nothing was written: a message is never sent twice unasked.
+ * For a service the rerun goes to another replica, and applies to a new socket too.
  * An abort of `signal` while `fn` runs destroys the socket, so its pending reads reject.
  * Each attempt ends only its own borrow: if `fn` gave the socket back itself, the socket
  * may already be someone else's.
@@ -41,13 +50,14 @@ export async function runUse<T>(
 ): Promise<T> {
   const acquireOptions = options && { signal: options.signal, timeout: options.timeout };
   const signal = options?.signal;
+  let retryOf: Lease | undefined;
   for (let attempt = 0; ; attempt++) {
-    const conn = await host.acquire(acquireOptions, attempt > 0);
+    const conn = await host.acquire(acquireOptions, retryOf);
     const lease = host.leaseOf(conn);
     const read0 = conn.bytesRead;
     const written0 = conn.bytesWritten;
     const onAbort = () =>
-      host.discard(lease, conn, deathReason(conn), new AbortError(`use of ${conn.where}`, signal?.reason));
+      host.discard(lease, conn, deathReason(conn), new AbortError(`use of ${conn.where}`, signal?.reason), false);
     signal?.addEventListener("abort", onAbort, { once: true });
     let result: T;
     try {
@@ -56,17 +66,20 @@ export async function runUse<T>(
       result = await fn(conn);
     } catch (err) {
       const died = conn.readableEnded || conn.error !== undefined || conn.state !== "open";
-      const stale = lease.reused && died && conn.bytesRead === read0;
+      const early = died && conn.bytesRead === read0;
+      const stale = early && (lease.reused || host.anotherReplica);
       const retry = stale && attempt === 0 && (options?.retryOnStale === true || conn.bytesWritten === written0);
-      host.discard(lease, conn, deathReason(conn), err);
+      host.discard(lease, conn, deathReason(conn), err, early);
       if (retry && !signal?.aborted) {
         host.retried(lease);
+        retryOf = lease;
         continue;
       }
       throw err;
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
+    host.succeeded?.(lease);
     await lease.release(conn);
     return result;
   }

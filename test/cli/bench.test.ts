@@ -19,6 +19,7 @@ interface BenchJson {
   sockets: { opened: number; reused: number; retries: number };
   errorCodes: Record<string, number>;
   firstError: string | null;
+  replicas: { endpoint: string; requests: number; share: number; errors: number; state: string }[] | null;
 }
 
 function parseJson({ stdout, stderr }: CliResult): BenchJson {
@@ -169,5 +170,38 @@ describe("sockpool bench", () => {
       assert.match(result.stderr, /^ERR_SOCKPOOL_INVALID_ARGUMENT: /);
       assert.match(result.stderr, message);
     }
+  });
+
+  test("a service target: --json and the summary show each replica's share and errors", opts, async (t) => {
+    const servers = await Promise.all([echoServer(t), echoServer(t), echoServer(t)]);
+    const dead = `127.0.0.1:${await closedPort()}`;
+    const target = [...servers.map((s) => s.endpoint), dead].join(",");
+    const result = await runCli(t, ["bench", target, "-n", "300", "-c", "6", "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    const r = parseJson(result);
+    assert.deepEqual([r.requests, r.errors], [300, 0], "the dead replica cost no request");
+    const replicas = r.replicas ?? [];
+    assert.deepEqual(replicas.map((x) => x.endpoint).sort(), target.split(",").sort());
+    for (const s of servers) {
+      const share = replicas.find((x) => x.endpoint === s.endpoint);
+      assert.ok(share !== undefined && share.share > 0.2 && share.errors === 0, JSON.stringify(share));
+    }
+    const down = replicas.find((x) => x.endpoint === dead);
+    assert.deepEqual([down?.requests, down?.share, down?.state], [0, 0, "ejected"]);
+    assert.ok((down?.errors ?? 0) >= 5);
+    const sum = replicas.reduce((total, x) => total + x.share, 0);
+    assert.ok(Math.abs(sum - 1) < 0.001, String(sum));
+
+    const text = await runCli(t, ["bench", target, "-n", "60", "-c", "3"]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /replicas +\s*[\d.]+% {2}127\.0\.0\.1:\d+ {2}\d+ requests, 0 errors/);
+    assert.ok(text.stdout.includes(`0.0%  ${dead}  0 requests,`), text.stdout);
+    assert.match(text.stdout, /0 requests, \d+ errors, ejected \(ejections: 1\)/);
+  });
+
+  test("--rpc with a service target: exit 1, one endpoint only", opts, async (t) => {
+    const result = await runCli(t, ["bench", "127.0.0.1:1,127.0.0.1:2", "--rpc", "-n", "1"]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^ERR_SOCKPOOL_INVALID_ARGUMENT: --rpc takes one endpoint/);
   });
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
+import { DNSMASQ, dnsmasqSkip, startDnsmasq } from "../helpers/dnsmasq.js";
 import { assertNoOpenSockets, closedPort, echoServer, rawServer, TEST_TIMEOUT } from "../helpers/net.js";
 import { runCli } from "./cli.js";
 
@@ -66,5 +67,49 @@ describe("sockpool send", () => {
     const timeout = await runCli(t, ["send", "127.0.0.1:1", "hi", "--timeout", "soon"]);
     assert.equal(timeout.code, 1);
     assert.match(timeout.stderr, /^ERR_SOCKPOOL_INVALID_ARGUMENT: --timeout: expected a duration .*got "soon"/);
+  });
+
+  test("a service target: a replica that refuses is passed over for another", opts, async (t) => {
+    const server = await echoServer(t);
+    const dead = `127.0.0.1:${await closedPort()}`;
+    for (const target of [`${dead},${server.endpoint}`, `${server.endpoint},${dead}`]) {
+      const result = await runCli(t, ["send", target, "hello"]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, "hello\n");
+    }
+  });
+
+  test("every replica down: exit 1, one error naming each replica and why", opts, async (t) => {
+    const a = `127.0.0.1:${await closedPort()}`;
+    const b = `127.0.0.1:${await closedPort()}`;
+    const result = await runCli(t, ["send", `${a},${b}`, "hello"]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^ERR_SOCKPOOL_SERVICE_UNAVAILABLE: /);
+    for (const ep of [a, b]) assert.ok(result.stderr.includes(`${ep} (active): ERR_SOCKPOOL_CONNECT`), result.stderr);
+    assert.match(result.stderr, /ECONNREFUSED/);
+  });
+
+  test("srv: through --resolver asks that DNS server", { ...opts, skip: dnsmasqSkip }, async (t) => {
+    assert.ok(DNSMASQ, "dnsmasq must be installed under CI (apt-get install dnsmasq-base)");
+    const server = await echoServer(t);
+    const dns = await startDnsmasq(t, {
+      srv: [{ name: "_echo._tcp.sp.test", target: "echo.sp.test", port: server.port }],
+      a: { "echo.sp.test": ["127.0.0.1"] },
+    });
+    const result = await runCli(t, ["send", "srv:_echo._tcp.sp.test", "hello", "--resolver", `127.0.0.1:${dns.port}`]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "hello\n");
+    const unknown = await runCli(t, ["send", "srv:_nope._tcp.sp.test", "hi", "--resolver", `127.0.0.1:${dns.port}`]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^ERR_SOCKPOOL_SERVICE_UNAVAILABLE: srv:_nope\._tcp\.sp\.test is unavailable/);
+  });
+
+  test("a bad --resolver: exit 1 naming the flag and value", opts, async (t) => {
+    const result = await runCli(t, ["send", "srv:_echo._tcp.sp.test", "hi", "--resolver", "dns.example:53"]);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /^ERR_SOCKPOOL_INVALID_ARGUMENT: --resolver: expected an IP address and port.*"dns\.example:53"/,
+    );
   });
 });

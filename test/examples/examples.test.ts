@@ -6,7 +6,7 @@ import { after, describe, type TestContext, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { connect } from "../../src/connection/connect.js";
 import { createEchoServer } from "../../src/server/index.js";
-import { assertNoOpenSockets, TEST_TIMEOUT } from "../helpers/net.js";
+import { assertNoOpenSockets, closedPort, TEST_TIMEOUT } from "../helpers/net.js";
 
 const opts = { timeout: TEST_TIMEOUT };
 
@@ -108,6 +108,18 @@ describe("examples", () => {
     assert.equal(await ask(t, r, "hello"), "6 bytes so far");
     r.child.kill("SIGINT");
     assert.equal((await r.exited).code, 0);
+  });
+
+  test("replicas.ts spreads requests over a service and names a dead replica", opts, async (t) => {
+    const live = await Promise.all([echo(t), echo(t), echo(t)]);
+    const dead = `127.0.0.1:${await closedPort()}`;
+    const result = await run(t, "replicas", [[...live, dead].join(","), "300"]).exited;
+    assert.equal(result.code, 0, result.stderr);
+    for (const ep of [...live, dead]) assert.match(result.stdout, new RegExp(`^join: ${ep} \\(active\\)$`, "m"));
+    assert.match(result.stdout, new RegExp(`^eject: ${dead} \\(ejected\\)$`, "m"));
+    for (const ep of live)
+      assert.match(result.stdout, new RegExp(`^${ep}: \\d+ requests \\([\\d.]+%\\), 0 failures, active$`, "m"));
+    assert.match(result.stdout, new RegExp(`^${dead}: 0 requests \\(0\\.0%\\), \\d+ failures, ejected$`, "m"));
   });
 
   test("rpc.ts carries 100 concurrent requests over at most 2 sockets", opts, async (t) => {

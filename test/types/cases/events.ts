@@ -33,7 +33,22 @@ pool.on("leak", (report) => {
   expectTrue<Equal<typeof report, LeakReport>>();
 });
 pool.off("leak", () => {});
-expectTrue<Equal<SocketPoolEvent, "create" | "acquire" | "release" | "destroy" | "leak">>();
+expectTrue<
+  Equal<
+    SocketPoolEvent,
+    | "create"
+    | "acquire"
+    | "release"
+    | "destroy"
+    | "leak"
+    | "join"
+    | "eject"
+    | "return"
+    | "drain"
+    | "leave"
+    | "resolve-error"
+  >
+>();
 expectTrue<Equal<SocketPoolEvents["acquire"], [conn: Connection, endpoint: string, reused: boolean]>>();
 
 // @ts-expect-error: no such event
