@@ -20,4 +20,6 @@ export interface PoolContext {
   /** The endpoint pool with this key is empty and idle: drop it from the map. */
   forget(pool: { readonly key: string }): void;
   emit<E extends keyof SocketPoolEvents>(event: E, ...args: SocketPoolEvents[E]): void;
+  /** Whether anyone listens to `event`: the hot paths build no event arguments for nobody. */
+  listens(event: keyof SocketPoolEvents): boolean;
 }

@@ -113,7 +113,7 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
     const record = lease.record;
     this.#sockets.endLease(record);
     this.#counters.recordRelease();
-    this.#ctx.emit("release", conn, this.key);
+    if (this.#ctx.listens("release")) this.#ctx.emit("release", conn, this.key);
     const now = this.#clock.now();
     let problem = this.#closing ? "pool-closed" : releaseProblem(conn, record, now, this.#s.maxUses);
     // A service's borrow: its replica counts the outcome, and a draining one wants it closed.
@@ -281,6 +281,7 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
   /** Makes a socket idle: on the stack, unref'd (an idle pool never keeps the process alive). */
   #park(record: PooledSocket, conn: Connection, now: number): void {
     conn.socket.unref();
+    record.parked = true;
     this.#idle.push(record, now);
     this.#retirement.arm(Math.min(now + this.#s.idleTimeout, record.expiresAt));
   }

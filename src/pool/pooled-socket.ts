@@ -17,6 +17,7 @@ export type SocketState = "idle" | "borrowed" | "gone";
  * - `slot`: its place under maxSockets, given back exactly when it becomes gone.
  * - `expiresAt`: ms since epoch after which the socket is retired (maxLifetime minus jitter).
  * - `uses`: borrows so far (counted when lent). `idleSince`: ms since epoch it last became idle.
+ * - `parked`: its socket is unref'd because it sits idle (ref'd again when lent).
  * - `lease`: the current borrow; set exactly while borrowed.
  */
 export class PooledSocket {
@@ -28,6 +29,7 @@ export class PooledSocket {
   readonly expiresAt: number;
   uses = 0;
   idleSince = 0;
+  parked = false;
   lease: Lease | undefined;
 
   constructor(conn: Connection, slot: Slot, expiresAt: number) {

@@ -79,6 +79,7 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements AsyncD
       },
       // The map's generic lookup is not narrowed through EventEmitter's conditional types: widen it.
       emit: (event, ...args) => this.emit(event as SocketPoolEvent, ...(args as SocketPoolEvents[SocketPoolEvent])),
+      listens: (event) => this.listenerCount(event) > 0,
     };
     const pool = this;
     this.#services = new Services({

@@ -61,7 +61,10 @@ export class SocketTable {
     record.state = "borrowed";
     record.uses++;
     this.#borrowed++;
-    conn.socket.ref(); // idle sockets are unref'd
+    if (record.parked) {
+      conn.socket.ref(); // idle sockets are unref'd; one handed straight from a borrower never was
+      record.parked = false;
+    }
     const lease = new Lease(record, owner, now, stack);
     record.lease = lease;
     const after = this.#ctx.settings.leakWarningAfter;
@@ -73,7 +76,9 @@ export class SocketTable {
   /** Counts a hand-out and tells listeners; only once the borrower holds the socket. */
   acquired(lease: Lease, waited: number): void {
     this.#counters.recordAcquire(lease.reused, waited);
-    this.#ctx.emit("acquire", lease.record.ref.deref() as Connection, this.#key, lease.reused); // the borrower holds it
+    if (this.#ctx.listens("acquire")) {
+      this.#ctx.emit("acquire", lease.record.ref.deref() as Connection, this.#key, lease.reused); // the borrower holds it
+    }
   }
 
   /** borrowed → idle, transiently: the caller pools or destroys the socket before returning. */
@@ -81,7 +86,7 @@ export class SocketTable {
     if (record.state !== "borrowed") return;
     const lease = record.lease as Lease;
     lease.spent = true;
-    this.#clock.clearTimer(lease.leakTimer);
+    if (lease.leakTimer !== undefined) this.#clock.clearTimer(lease.leakTimer);
     record.lease = undefined;
     this.#borrowed--;
     record.state = "idle";
