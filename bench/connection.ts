@@ -1,9 +1,11 @@
 /**
- * Connection vs raw `net`: reading a long stream of 1 KiB lines and of 1 KiB fixed-size
- * frames. A child process writes the stream as fast as the socket takes it; this process
- * reads it either through `Connection` (readLine / readExactly) or with a hand-written
- * `'data'` handler doing the same work (split, slice, decode lines to strings). Runs
- * alternate between the two, repeat, and report medians and the ratio.
+ * Connection vs raw `net`: reading a long stream of 1 KiB lines, of 1 KiB fixed-size frames,
+ * and of 1 KiB length-prefixed frames (a u32 length, then the payload). A child process
+ * writes the stream as fast as the socket takes it; this process reads it either through
+ * `Connection` (readLine / readExactly / readFrames with the length-prefixed codec's decoder,
+ * one promise per batch) or with a hand-written `'data'` handler doing the same work (split,
+ * slice, decode lines to strings, parse the lengths). Runs alternate, repeat, and report
+ * medians and the ratio.
  *
  * A second table takes the network and the writer out: the same reads from an in-memory
  * stream, beside a synchronous slicing loop and a loop that only awaits one settled promise
@@ -14,7 +16,7 @@
 import { fork } from "node:child_process";
 import net from "node:net";
 import { Duplex } from "node:stream";
-import { Connection, connect } from "sockpool";
+import { Connection, connect, lengthPrefixedCodec } from "sockpool";
 import { arg, fmt, median, table } from "./lib/stats.js";
 
 const MIB = arg("mib", 64);
@@ -24,29 +26,41 @@ const SIZE = arg("size", 1024);
 /** Keeps the readers' per-message work from being optimised away. */
 let sink = 0;
 
-/** Child: serves the stream to every connection, then ends it. */
+/** Child: serves the stream to every connection, then ends it; prefixed frames on a second port. */
 function runWriter(): void {
   const count = Math.floor((MIB * 1024 * 1024) / SIZE);
   const line = Buffer.alloc(SIZE, 0x61);
   line[SIZE - 1] = 0x0a;
-  const block = Buffer.concat(Array.from({ length: 256 }, () => line)); // 256 messages per write
-  const server = net.createServer((s) => {
-    let sent = 0;
-    const pump = () => {
-      while (sent < count) {
-        sent += 256;
-        if (!s.write(block)) return void s.once("drain", pump);
-      }
-      s.end();
-    };
-    pump();
-  });
-  server.listen(0, "127.0.0.1", () => process.send?.((server.address() as net.AddressInfo).port));
+  const prefixed = Buffer.alloc(SIZE, 0x61);
+  prefixed.writeUInt32BE(SIZE - 4, 0);
+  const serve = (message: Buffer) =>
+    net.createServer((s) => {
+      const block = Buffer.concat(Array.from({ length: 256 }, () => message)); // 256 messages per write
+      let sent = 0;
+      const pump = () => {
+        while (sent < count) {
+          sent += 256;
+          if (!s.write(block)) return void s.once("drain", pump);
+        }
+        s.end();
+      };
+      pump();
+    });
+  const plain = serve(line);
+  const framed = serve(prefixed);
+  plain.listen(0, "127.0.0.1", () =>
+    framed.listen(0, "127.0.0.1", () =>
+      process.send?.([(plain.address() as net.AddressInfo).port, (framed.address() as net.AddressInfo).port]),
+    ),
+  );
   process.on("disconnect", () => process.exit(0));
 }
 
 /** Resolves with the messages read, once EOF is seen; closing happens outside the timing. */
 type Reader = (port: number) => Promise<number>;
+
+/** Readers of the length-prefixed stream (the second port). */
+const PREFIXED = new Set(["raw length-prefixed", "Connection.readFrames"]);
 
 // The raw readers are written as well as we know how: a message that straddles two chunks
 // is joined alone (never the whole chunk), everything else is sliced or decoded in place.
@@ -131,6 +145,60 @@ const readers: Record<string, Reader> = {
       });
       s.on("error", reject);
     }),
+  "raw length-prefixed": (port) =>
+    new Promise((resolve, reject) => {
+      const s = net.connect({ port, host: "127.0.0.1" });
+      let carry: Buffer | undefined;
+      let n = 0;
+      let sum = 0;
+      const frame = (buf: Buffer, off: number): number => {
+        // a whole frame at off: its length, then its payload (a view)
+        const len = buf.readUInt32BE(off);
+        sum += buf.subarray(off + 4, off + 4 + len)[0] as number;
+        n++;
+        return off + 4 + len;
+      };
+      s.on("data", (chunk: Buffer) => {
+        let off = 0;
+        if (carry) {
+          // Complete the frame that straddles the chunks, joining it alone.
+          if (carry.length < 4) {
+            off = Math.min(4 - carry.length, chunk.length);
+            carry = Buffer.concat([carry, chunk.subarray(0, off)]);
+            if (carry.length < 4) return;
+          }
+          const need = 4 + carry.readUInt32BE(0) - carry.length;
+          if (chunk.length - off < need) {
+            carry = Buffer.concat([carry, chunk.subarray(off)]);
+            return;
+          }
+          frame(Buffer.concat([carry, chunk.subarray(off, off + need)]), 0);
+          off += need;
+          carry = undefined;
+        }
+        while (chunk.length - off >= 4 && chunk.length - off >= 4 + chunk.readUInt32BE(off)) off = frame(chunk, off);
+        if (off < chunk.length) carry = chunk.subarray(off);
+      });
+      s.on("end", () => {
+        sink += sum;
+        resolve(n);
+        s.destroy();
+      });
+      s.on("error", reject);
+    }),
+  "Connection.readFrames": async (port) => {
+    const c = await connect({ host: "127.0.0.1", port }, { limit: 64 * 1024 });
+    const decoder = lengthPrefixedCodec({ header: 4 }).decoder();
+    let n = 0;
+    let sum = 0;
+    for (let batch = await c.readFrames(decoder); batch.length > 0; batch = await c.readFrames(decoder)) {
+      for (const f of batch) sum += f[0] as number;
+      n += batch.length;
+    }
+    void c.close();
+    sink += sum;
+    return n;
+  },
   "Connection.readExactly": async (port) => {
     const c = await connect({ host: "127.0.0.1", port }, { limit: 64 * 1024 });
     let n = 0;
@@ -148,7 +216,9 @@ const readers: Record<string, Reader> = {
 
 async function main(): Promise<void> {
   const child = fork(new URL(import.meta.url).pathname, ["--writer", "--mib", String(MIB), "--size", String(SIZE)]);
-  const port = await new Promise<number>((r) => child.once("message", (m) => r(m as number)));
+  const [port, framedPort] = await new Promise<[number, number]>((r) =>
+    child.once("message", (m) => r(m as [number, number])),
+  );
   const wall: Record<string, number[]> = Object.fromEntries(Object.keys(readers).map((k) => [k, []]));
   const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(readers).map((k) => [k, []]));
   const expected = Math.floor((MIB * 1024 * 1024) / SIZE / 256) * 256;
@@ -156,7 +226,7 @@ async function main(): Promise<void> {
     for (const [name, read] of Object.entries(readers)) {
       const c0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
-      const n = await read(port);
+      const n = await read(PREFIXED.has(name) ? framedPort : port);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       const used = process.cpuUsage(c0);
       if (n !== expected) throw new Error(`${name}: read ${n} messages, expected ${expected}`);
@@ -171,6 +241,7 @@ async function main(): Promise<void> {
   for (const [raw, ours] of [
     ["raw lines", "Connection.readLine"],
     ["raw frames", "Connection.readExactly"],
+    ["raw length-prefixed", "Connection.readFrames"],
   ] as const) {
     const [rw, ow] = [median(wall[raw] ?? []), median(wall[ours] ?? [])];
     const [rc, oc] = [median(cpu[raw] ?? []), median(cpu[ours] ?? [])];

@@ -37,8 +37,12 @@ export function lengthPrefixedCodec(options: LengthPrefixedOptions = {}): Codec 
 }
 
 /**
- * Incremental decoder. State: `#parts` hold `#pending` bytes of the frame in progress (its
- * header included); `#need` is the total size of that frame once its header is known, else 0.
+ * Incremental decoder. A frame inside a chunk is handed out as a view (no copy); only a frame
+ * that straddles chunks is joined, from its own bytes alone, never the rest of a chunk.
+ *
+ * State: `#parts` hold `#pending` bytes of the frame in progress (its header included);
+ * `#need` is the total size of that frame once its header is known, else 0. After a throw
+ * `#error` poisons the decoder.
  */
 export class LengthPrefixedDecoder implements Decoder {
   readonly #header: 2 | 4;
@@ -60,31 +64,19 @@ export class LengthPrefixedDecoder implements Decoder {
   push(chunk: Buffer): Buffer[] {
     if (this.#error) throw this.#error;
     const out: Buffer[] = [];
-    let buf = chunk;
-    if (this.#pending > 0) {
-      // Join only up to what the current frame needs, so a huge chunk is not copied.
-      this.#parts.push(buf);
-      this.#pending += buf.length;
-      if (this.#need === 0 && this.#pending >= this.#header) this.#need = this.#frameSize(this.#joinHead());
-      if (this.#need === 0 || this.#pending < this.#need) return out;
-      buf = Buffer.concat(this.#parts, this.#pending);
-      this.#parts = [];
-      this.#pending = 0;
-      this.#need = 0;
-    }
-    let off = 0;
-    while (buf.length - off >= this.#header) {
-      const size = this.#frameSize(buf.subarray(off, off + this.#header));
-      if (buf.length - off < size) {
-        this.#need = size;
-        break;
-      }
-      out.push(buf.subarray(off + this.#header, off + size));
+    let off = this.#pending > 0 ? this.#complete(chunk, out) : 0;
+    if (off < 0) return out;
+    const h = this.#header;
+    while (chunk.length - off >= h) {
+      const size = this.#frameSize(chunk, off);
+      if (chunk.length - off < size) break;
+      out.push(chunk.subarray(off + h, off + size));
       off += size;
     }
-    if (off < buf.length) {
-      this.#parts = [buf.subarray(off)];
-      this.#pending = buf.length - off;
+    if (off < chunk.length) {
+      this.#parts = [chunk.subarray(off)];
+      this.#pending = chunk.length - off;
+      if (this.#pending >= h) this.#need = this.#frameSize(chunk, off);
     }
     return out;
   }
@@ -92,23 +84,46 @@ export class LengthPrefixedDecoder implements Decoder {
   end(): Buffer | undefined {
     if (this.#pending === 0) return undefined;
     const rest = Buffer.concat(this.#parts, this.#pending);
-    this.#parts = [];
-    this.#pending = 0;
-    this.#need = 0;
+    this.#reset();
     return rest;
   }
 
-  #joinHead(): Buffer {
-    const first = this.#parts[0];
-    if (first !== undefined && first.length >= this.#header) return first;
-    return Buffer.concat(this.#parts, this.#pending).subarray(0, this.#header);
+  /**
+   * Feeds `chunk` to the frame in progress: returns the offset in `chunk` after that frame
+   * once it is complete (pushed to `out`), or -1 when the whole chunk went into it.
+   */
+  #complete(chunk: Buffer, out: Buffer[]): number {
+    let off = 0;
+    if (this.#need === 0) {
+      off = Math.min(this.#header - this.#pending, chunk.length);
+      this.#parts.push(chunk.subarray(0, off));
+      this.#pending += off;
+      if (this.#pending < this.#header) return -1;
+      this.#need = this.#frameSize(Buffer.concat(this.#parts, this.#pending), 0);
+    }
+    const missing = this.#need - this.#pending;
+    if (chunk.length - off < missing) {
+      this.#parts.push(chunk.subarray(off));
+      this.#pending += chunk.length - off;
+      return -1;
+    }
+    this.#parts.push(chunk.subarray(off, off + missing));
+    out.push(Buffer.concat(this.#parts, this.#need).subarray(this.#header));
+    this.#reset();
+    return off + missing;
   }
 
-  #frameSize(head: Buffer): number {
-    const length = this.#header === 2 ? head.readUInt16BE(0) : head.readUInt32BE(0);
+  #reset(): void {
+    this.#parts = [];
+    this.#pending = 0;
+    this.#need = 0;
+  }
+
+  /** The whole size (header included) of the frame whose header starts at `off`. */
+  #frameSize(buf: Buffer, off: number): number {
+    const length = this.#header === 2 ? buf.readUInt16BE(off) : buf.readUInt32BE(off);
     if (length > this.#max) {
-      this.#parts = [];
-      this.#pending = 0;
+      this.#reset();
       this.#error = new LimitExceededError("frame", this.#max, length);
       throw this.#error;
     }
