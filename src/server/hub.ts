@@ -37,9 +37,8 @@ export class Hub {
     this.#policy = policy;
   }
 
-  /** Sends `data` to every writable member but `except`. Encodes a string once. */
-  broadcast(members: Iterable<HubMember>, data: string | Uint8Array, except?: object): BroadcastResult {
-    const bytes = typeof data === "string" ? Buffer.from(data) : data;
+  /** Sends `bytes` to every writable member but `except`. */
+  broadcast(members: Iterable<HubMember>, bytes: Uint8Array, except?: object): BroadcastResult {
     const result: BroadcastResult = { sent: 0, dropped: 0, disconnected: 0 };
     for (const m of members) {
       if (m.handle === except || except === m.socket) continue;

@@ -7,6 +7,7 @@ import { deferred } from "../internal/deferred.js";
 import { checkingInvariants, invariant } from "../internal/invariant.js";
 import { startTimer } from "../internal/timer.js";
 import { validateOptions } from "../internal/validate.js";
+import { type Bus, takeOfferedBus, toBytes } from "./bus.js";
 import { type ResolvedHandler, resolveHandler, type ServerHandler } from "./handler.js";
 import { Handshakes } from "./handshakes.js";
 import { type BroadcastResult, Hub } from "./hub.js";
@@ -46,11 +47,15 @@ type Counts = Omit<ServerStats, "state" | "current" | "handshaking" | "bytesIn" 
  *   object, so none of it is on the public surface.
  * - `#closedBytesIn/Out`: bytes of sessions already closed (live ones are summed on demand).
  * - `#drained`: resolves when `#sessions` empties while closing.
+ * - `#bus`: the room shared with other processes, if any; `#joined`: its join, started by
+ *   the first `listen()`. Messages from the bus go to every client (`#deliver`).
  */
 export class Server extends EventEmitter implements AsyncDisposable {
   readonly #settings: ServerSettings;
   readonly #handler: ResolvedHandler;
   readonly #hub: Hub;
+  readonly #bus: Bus | undefined;
+  #joined: Promise<void> | undefined;
   readonly #host: SessionHost;
   #state: ServerState = "idle";
   #listener: net.Server | undefined;
@@ -80,6 +85,8 @@ export class Server extends EventEmitter implements AsyncDisposable {
     this.#handler = resolveHandler(handler);
     this.#settings = resolveServerOptions(options);
     this.#hub = new Hub(this.#settings.highWaterMark, this.#settings.slowClientPolicy);
+    const bus = this.#settings.bus;
+    this.#bus = bus === undefined ? takeOfferedBus() : (bus ?? undefined);
     this.#host = {
       settings: this.#settings,
       report: (err, handle) => this.#report(err, handle),
@@ -98,11 +105,13 @@ export class Server extends EventEmitter implements AsyncDisposable {
    * Starts listening. Resolves once the socket is bound; rejects with InvalidArgumentError on
    * bad options or a second call, ServerClosedError after close, SocketError when binding
    * fails (EADDRINUSE…). Without `host` or `path` binds 127.0.0.1; `host: "::"` is dual stack.
+   * With a `bus`, joins it first and rejects with its error if it cannot start.
    */
   async listen(options: ListenOptions = {}): Promise<void> {
     validateOptions("listen options", options, listenOptionsSchema);
     if (this.#state === "closing" || this.#state === "closed") throw new ServerClosedError("listen");
-    if (this.#listener) throw new InvalidArgumentError("listen() was already called on this server");
+    if (this.#listener || this.#joined) throw new InvalidArgumentError("listen() was already called on this server");
+    await this.#joinBus();
     const { host, port = 0, path, backlog, ipv6Only, tls: tlsOptions } = options;
     checkListenTarget(port, path);
     const onSocket = (socket: net.Socket) => this.#accept(socket);
@@ -139,12 +148,16 @@ export class Server extends EventEmitter implements AsyncDisposable {
   }
 
   /**
-   * Sends `data` to every client but `except` (a Connection or Transport), without waiting.
-   * A client with more than `highWaterMark` unsent bytes gets the slow-client policy.
+   * Sends `data` to every client but `except` (a Connection or Transport), without waiting,
+   * and publishes it on the bus (if any), whose other members send it to all of their
+   * clients. A client with more than `highWaterMark` unsent bytes gets the slow-client
+   * policy. The result counts this process's clients.
    */
   broadcast(data: string | Uint8Array, options?: { except?: Connection | Transport | undefined }): BroadcastResult {
-    const result = this.#hub.broadcast(this.#sessions, data, options?.except);
+    const bytes = toBytes(data);
+    const result = this.#hub.broadcast(this.#sessions, bytes, options?.except);
     this.#counts.dropped += result.dropped;
+    this.#bus?.publish(bytes);
     return result;
   }
 
@@ -163,7 +176,16 @@ export class Server extends EventEmitter implements AsyncDisposable {
       bytesOut += s.socket.bytesWritten;
     }
     const handshaking = this.#handshakes?.size ?? 0;
-    return { state: this.#state, current: this.#sessions.size, ...this.#counts, handshaking, bytesIn, bytesOut };
+    const stats: ServerStats = {
+      state: this.#state,
+      current: this.#sessions.size,
+      ...this.#counts,
+      handshaking,
+      bytesIn,
+      bytesOut,
+    };
+    if (this.#bus) stats.bus = this.#bus.stats();
+    return stats;
   }
 
   /**
@@ -189,6 +211,24 @@ export class Server extends EventEmitter implements AsyncDisposable {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /** Joins the bus once; a failed join leaves the server idle (listen() rejected). */
+  async #joinBus(): Promise<void> {
+    if (!this.#bus) return;
+    this.#joined = this.#bus.join((message) => this.#deliver(message));
+    try {
+      await this.#joined;
+    } catch (err) {
+      this.#joined = undefined;
+      throw err;
+    }
+    if (this.#state !== "idle") throw new ServerClosedError("listen"); // close() ran while joining
+  }
+
+  /** A message from another member of the bus: to every client. */
+  #deliver(message: Buffer): void {
+    this.#counts.dropped += this.#hub.broadcast(this.#sessions, message, undefined).dropped;
   }
 
   /** A handler or protocol error: the `error` event, or stderr when nobody listens. */
@@ -278,6 +318,7 @@ export class Server extends EventEmitter implements AsyncDisposable {
     clearTimeout(timer);
     await handshakesClosed;
     await listenerClosed;
+    await this.#bus?.close(); // after the clients: handlers may broadcast while they finish
     this.#state = "closed";
   }
 }
