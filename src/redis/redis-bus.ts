@@ -43,7 +43,8 @@ const MAX_IN_FLIGHT = 1024;
  *   from an older epoch is ignored, its entry having been requeued.
  * - `#lastId`: the id of the last entry read; the next XREAD starts after it.
  * - `#wake`: resolves when the reader comes back (or on close), while the read loop waits.
- * - `#outage`: when the current outage began and the drop count then.
+ * - `#outage`: when the current outage began, the drop count then, and the outbox's length
+ *   when the writer came back (what the outage left to send), once it has.
  */
 export class RedisBus extends EventEmitter<BusEvents> implements Bus {
   readonly #s: RedisBusSettings;
@@ -62,7 +63,7 @@ export class RedisBus extends EventEmitter<BusEvents> implements Bus {
   #lastId = "0-0";
   #wake: Deferred<void> | undefined;
   #drained: Deferred<void> | undefined;
-  #outage: { since: number; dropped: number } | undefined;
+  #outage: { since: number; dropped: number; backlog: number | undefined } | undefined;
   readonly #counts = { relayed: 0, received: 0, refused: 0, lost: 0, outages: 0, duplicates: 0, gaps: 0 };
   #reading: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -166,6 +167,7 @@ export class RedisBus extends EventEmitter<BusEvents> implements Bus {
         this.#epoch++;
         this.#outbox.requeue(); // unanswered XADDs are resent; receivers skip the replays
       }
+      if (up && this.#outage && this.#outage.backlog === undefined) this.#outage.backlog = this.#outbox.length;
       this.#writerUp = up;
     } else {
       this.#readerUp = up;
@@ -187,15 +189,15 @@ export class RedisBus extends EventEmitter<BusEvents> implements Bus {
     if (this.#state === "up" && !linked) {
       this.#state = "down";
       this.#counts.outages++;
-      this.#outage = { since: Date.now(), dropped: this.#outbox.dropped };
+      this.#outage = { since: Date.now(), dropped: this.#outbox.dropped, backlog: undefined };
       this.emit("outage", { cause: cause ?? new Error("connection to Redis lost"), queued: this.#outbox.length });
     } else if (this.#state === "down" && linked) {
       this.#state = "up";
-      const outage = this.#outage as { since: number; dropped: number };
+      const outage = this.#outage as { since: number; dropped: number; backlog: number | undefined };
       this.#outage = undefined;
       this.emit("recovered", {
         downtime: Date.now() - outage.since,
-        queued: this.#outbox.length,
+        queued: outage.backlog ?? this.#outbox.length,
         dropped: this.#outbox.dropped - outage.dropped,
       });
     }

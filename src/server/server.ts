@@ -48,7 +48,8 @@ type Counts = Omit<ServerStats, "state" | "current" | "handshaking" | "bytesIn" 
  * - `#closedBytesIn/Out`: bytes of sessions already closed (live ones are summed on demand).
  * - `#drained`: resolves when `#sessions` empties while closing.
  * - `#bus`: the room shared with other processes, if any; `#joined`: its join, started by
- *   the first `listen()`. Messages from the bus go to every client (`#deliver`).
+ *   the first `listen()`. Messages from the bus go to every client (`#deliver`), gathered
+ *   in `#inbox` (arrival order) until the end of the current turn.
  */
 export class Server extends EventEmitter implements AsyncDisposable {
   readonly #settings: ServerSettings;
@@ -56,6 +57,7 @@ export class Server extends EventEmitter implements AsyncDisposable {
   readonly #hub: Hub;
   readonly #bus: Bus | undefined;
   #joined: Promise<void> | undefined;
+  #inbox: Buffer[] = [];
   readonly #host: SessionHost;
   #state: ServerState = "idle";
   #listener: net.Server | undefined;
@@ -226,10 +228,25 @@ export class Server extends EventEmitter implements AsyncDisposable {
     if (this.#state !== "idle") throw new ServerClosedError("listen"); // close() ran while joining
   }
 
-  /** A message from another member of the bus: to every client. */
+  /**
+   * A message from another member of the bus: to every client. What a bus delivers in one
+   * turn (an XREAD batch, the IPC messages of one read) goes out together, in order, at the
+   * end of the turn (a microtask), so each client gets one write per batch, not per message.
+   */
   #deliver(message: Buffer): void {
-    this.#counts.dropped += this.#hub.broadcast(this.#sessions, message, undefined).dropped;
+    this.#inbox.push(message);
+    if (this.#inbox.length === 1) queueMicrotask(this.#flushInbox);
   }
+
+  readonly #flushInbox = () => {
+    const messages = this.#inbox;
+    this.#inbox = [];
+    const result =
+      messages.length === 1
+        ? this.#hub.broadcast(this.#sessions, messages[0] as Buffer, undefined)
+        : this.#hub.broadcastMany(this.#sessions, messages);
+    this.#counts.dropped += result.dropped;
+  };
 
   /** A handler or protocol error: the `error` event, or stderr when nobody listens. */
   #report(err: unknown, handle: object | undefined): void {
