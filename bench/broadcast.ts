@@ -13,7 +13,8 @@
  *   npm run build && node dist/bench/broadcast.js [--rate 2000] [--seconds 5] [--clients 50]
  *       [--size 1024] [--warmup 500] [--repeats 3]
  *
- * The server processes are bench/broadcast/room.ts. See docs/benchmarks.md for results.
+ * The server processes are bench/broadcast/room.ts. The machine may be shared: "other work"
+ * is the CPU that processes outside the room used during the window. See docs/benchmarks.md.
  */
 import { type ChildProcess, fork, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
@@ -24,7 +25,7 @@ import { join } from "node:path";
 import { createHistogram, performance, type RecordableHistogram } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { arg, fmt, median, table } from "./lib/stats.js";
-import { processCpuMicros } from "./server/proc.js";
+import { machineBusyMicros, processCpuMicros } from "./server/proc.js";
 
 const RATE = arg("rate", 2000);
 const SECONDS = arg("seconds", 5);
@@ -44,6 +45,8 @@ interface Result {
   same: RecordableHistogram;
   cross: RecordableHistogram;
   cpu: number[];
+  /** CPU (in % of one core) that processes other than this room's used during the window. */
+  other: number;
 }
 
 /** One client of the bench: which process it is on, and what it heard. */
@@ -61,7 +64,7 @@ async function main(): Promise<void> {
       `each to ${2 * PER_PROCESS - 1} others; latency after a ${WARMUP_MS} ms warm-up; median of ${REPEATS} runs\n`,
   );
   const redis = await startRedis();
-  const rooms: { name: string; shared: boolean; start: () => Promise<ChildProcess[]> }[] = [
+  const rooms: { name: string; shared: boolean; start: () => Promise<ChildProcess[]>; extra?: number[] }[] = [
     {
       name: "2 processes, no bus (baseline)",
       shared: false,
@@ -74,6 +77,7 @@ async function main(): Promise<void> {
     rooms.push({
       name: "Redis Streams, 2 processes",
       shared: true,
+      extra: [redis.pid],
       start: async () => [await forkRoom(["redis", url]), await forkRoom(["redis", url])],
     });
   } else console.log("redis-server is not installed: the Redis room is skipped (apt-get install redis-server)\n");
@@ -81,7 +85,7 @@ async function main(): Promise<void> {
   try {
     for (let r = 0; r < REPEATS; r++) {
       for (const room of rooms) {
-        const result = await measure(room.name, room.shared, await room.start());
+        const result = await measure(room.name, room.shared, await room.start(), room.extra);
         results.set(room.name, [...(results.get(room.name) ?? []), result]);
       }
     }
@@ -92,10 +96,11 @@ async function main(): Promise<void> {
 }
 
 /** Runs one room: connects the clients, sends for SECONDS at RATE, waits for the last deliveries. */
-async function measure(name: string, shared: boolean, children: ChildProcess[]): Promise<Result> {
+async function measure(name: string, shared: boolean, children: ChildProcess[], extra: number[] = []): Promise<Result> {
   const ready = children.map((c) => (c as ChildProcess & { ready: { port: number; pids: number[] } }).ready);
   const ports = ready.length === 1 ? [ready[0]?.port as number, ready[0]?.port as number] : ready.map((r) => r.port);
-  const serverPids = ready.flatMap((r) => r.pids);
+  const serverPids = [...ready.flatMap((r) => r.pids), ...extra];
+  const machineBefore = machineBusyMicros();
   const cpuBefore = serverPids.map(processCpuMicros);
   const benchBefore = process.cpuUsage();
   const same = createHistogram();
@@ -145,6 +150,8 @@ async function measure(name: string, shared: boolean, children: ChildProcess[]):
   const cpu = serverPids.map((pid, i) => (processCpuMicros(pid) - (cpuBefore[i] as number)) / 1000 / (sendMs / 1000));
   const bench = process.cpuUsage(benchBefore);
   cpu.push((bench.user + bench.system) / 1000 / (sendMs / 1000));
+  const machine = (machineBusyMicros() - machineBefore) / 1000 / (sendMs / 1000);
+  const other = Math.max(0, machine - cpu.reduce((a, b) => a + b, 0));
   for (const c of clients) c.socket.destroy();
   await stopChildren(children);
   return {
@@ -156,6 +163,7 @@ async function measure(name: string, shared: boolean, children: ChildProcess[]):
     same,
     cross,
     cpu,
+    other,
   };
 }
 
@@ -229,7 +237,7 @@ async function stopChildren(children: ChildProcess[]): Promise<void> {
 }
 
 /** A redis-server on a free loopback port, no persistence; undefined when not installed. */
-async function startRedis(): Promise<{ port: number; stop(): void } | undefined> {
+async function startRedis(): Promise<{ port: number; pid: number; stop(): void } | undefined> {
   if (spawnSync("redis-server", ["--version"]).status !== 0) return undefined;
   const free = net.createServer().listen(0, "127.0.0.1");
   await once(free, "listening");
@@ -247,6 +255,7 @@ async function startRedis(): Promise<{ port: number; stop(): void } | undefined>
   child.stdout?.resume();
   return {
     port,
+    pid: child.pid as number,
     stop() {
       child.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
@@ -275,6 +284,7 @@ function report(results: Map<string, Result[]>): void {
       `${ms(r.cross, 50)} / ${ms(r.cross, 99)} / ${ms(r.cross, 100)}`,
       `${fmt(p99 / baseline, 2)}×`,
       r.cpu.map((c) => `${Math.round(c / 10)}%`).join(" "),
+      `${Math.round(r.other / 10)}%`,
     ]);
     const p99s = runs.map((x) => fmt(key(x) / 1000, 2)).join(", ");
     console.error(`${name}: p99 per run ${p99s} ms`);
@@ -289,7 +299,8 @@ function report(results: Map<string, Result[]>): void {
       "same process p50 / p99 ms",
       "cross-process p50 / p99 / max ms",
       "p99 vs baseline",
-      "CPU: servers (primary, workers…), clients",
+      "CPU: servers (primary, workers…, redis-server), clients",
+      "other work",
     ],
     rows,
   );
