@@ -8,17 +8,19 @@ export interface OutboxEntry {
 }
 
 /**
- * The messages this process published that Redis has not acknowledged yet, in publish order,
- * with a bound. The oldest are in flight (an XADD sent, its reply pending); the rest wait.
+ * The messages this process published that Redis has not acknowledged yet, in publish order.
+ * The oldest are in flight (an XADD sent, its reply pending); the rest wait, within a bound.
  *
  * State:
  * - `#inFlight` then `#waiting`: publish order, oldest first. An entry leaves when Redis
  *   acknowledges it (`ack`, always the oldest in flight: replies come in order on one
  *   connection), or goes back to the front of `#waiting` when its connection fails
  *   (`requeue`), or is dropped from the front of `#waiting` past the bound.
- * - `#bytes`: payload bytes of both queues. Invariant after every `push`: `#waiting` is
- *   empty, or `length ≤ maxMessages` and `#bytes ≤ maxBytes` (entries in flight are not
- *   dropped: they are already with Redis, and at most a window of them exists).
+ * - `#bytes`: payload bytes of both queues; `#waitingBytes`: of `#waiting`. Invariant after
+ *   every `push`: `#waiting.length ≤ maxMessages` and `#waitingBytes ≤ maxBytes`. The bound
+ *   is on what waits: entries in flight are already with Redis, cannot be taken back, and
+ *   their number is bounded by the sender (at most maxMessages, see RedisBus), so a burst
+ *   while replies are pending never drops new messages for old ones Redis is answering.
  * - `#dropped`: entries dropped past the bound, ever.
  */
 export class Outbox {
@@ -27,6 +29,7 @@ export class Outbox {
   #waiting = new Fifo<OutboxEntry>();
   #inFlight = new Fifo<OutboxEntry>();
   #bytes = 0;
+  #waitingBytes = 0;
   #dropped = 0;
 
   constructor(maxMessages: number, maxBytes: number) {
@@ -59,9 +62,11 @@ export class Outbox {
   push(entry: OutboxEntry): void {
     this.#waiting.push(entry);
     this.#bytes += entry.data.length;
-    while ((this.length > this.#maxMessages || this.#bytes > this.#maxBytes) && this.#waiting.length > 0) {
+    this.#waitingBytes += entry.data.length;
+    while (this.#waiting.length > this.#maxMessages || this.#waitingBytes > this.#maxBytes) {
       const old = this.#waiting.shift() as OutboxEntry;
       this.#bytes -= old.data.length;
+      this.#waitingBytes -= old.data.length;
       this.#dropped++;
     }
   }
@@ -69,7 +74,10 @@ export class Outbox {
   /** Moves the oldest waiting entry in flight and returns it. */
   take(): OutboxEntry | undefined {
     const entry = this.#waiting.shift();
-    if (entry) this.#inFlight.push(entry);
+    if (entry) {
+      this.#inFlight.push(entry);
+      this.#waitingBytes -= entry.data.length;
+    }
     return entry;
   }
 
@@ -84,6 +92,7 @@ export class Outbox {
   requeue(): void {
     if (this.#inFlight.length === 0) return;
     const waiting = this.#inFlight;
+    for (const e of waiting) this.#waitingBytes += e.data.length;
     for (const e of this.#waiting) waiting.push(e);
     this.#waiting = waiting;
     this.#inFlight = new Fifo();

@@ -19,7 +19,10 @@ export interface RedisBusStats extends BusStats {
   gaps: number;
 }
 
-/** XADDs sent and not yet answered, at most: the rest wait in the outbox, where they can be dropped. */
+/**
+ * XADDs sent and not yet answered, at most (and never more than `maxQueued`): the rest wait
+ * in the outbox, where they can be dropped.
+ */
 const MAX_IN_FLIGHT = 1024;
 
 /**
@@ -207,7 +210,8 @@ export class RedisBus extends EventEmitter<BusEvents> implements Bus {
   #flush(): void {
     const writer = this.#writer;
     if (!writer || !this.#writerUp) return;
-    while (this.#outbox.waiting > 0 && this.#outbox.inFlight < MAX_IN_FLIGHT) {
+    const window = Math.min(MAX_IN_FLIGHT, this.#s.maxQueued);
+    while (this.#outbox.waiting > 0 && this.#outbox.inFlight < window) {
       const entry = this.#outbox.take() as OutboxEntry;
       const epoch = this.#epoch;
       writer.add({ o: this.#origin, s: String(entry.seq), d: entry.data }).then(

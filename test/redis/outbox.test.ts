@@ -29,16 +29,20 @@ describe("Outbox", () => {
     assert.deepEqual([o.length, o.bytes, o.dropped], [0, 0, 4]);
   });
 
-  it("never drops what is in flight; a failed connection puts it back first, in order", () => {
+  it("bounds what waits, not what is in flight; a failed connection puts that back first, in order", () => {
     const o = new Outbox(3, 1000);
     for (let i = 1; i <= 3; i++) o.push(entry(i));
     const [a, b] = [o.take() as OutboxEntry, o.take() as OutboxEntry];
     o.ack(a);
     o.push(entry(4));
-    o.push(entry(5)); // over the bound: 3 (waiting) goes, 2 (in flight) stays
-    assert.deepEqual([o.inFlight, o.waiting, o.dropped], [1, 2, 1]);
+    o.push(entry(5)); // 3, 4, 5 wait; 2 is with Redis
+    assert.deepEqual([o.inFlight, o.waiting, o.dropped], [1, 3, 0]);
+    o.push(entry(6)); // over the bound: 3 goes, never 2
+    assert.deepEqual([o.inFlight, o.waiting, o.dropped], [1, 3, 1]);
     o.requeue();
-    assert.deepEqual(seqs(o), [b.seq, 4, 5]);
+    assert.deepEqual(seqs(o), [b.seq, 4, 5, 6]);
+    o.push(entry(7));
+    assert.equal(o.dropped, 1, "what came back from flight counts toward the bound again only as it waits");
   });
 
   it("refuses an acknowledgement out of order (replies come in order on one connection)", () => {
