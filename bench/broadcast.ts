@@ -13,8 +13,9 @@
  *   npm run build && node dist/bench/broadcast.js [--rate 2000] [--seconds 5] [--clients 50]
  *       [--size 1024] [--warmup 500] [--repeats 3]
  *
- * The server processes are bench/broadcast/room.ts. The machine may be shared: "other work"
- * is the CPU that processes outside the room used during the window. See docs/benchmarks.md.
+ * The server processes are bench/broadcast/room.ts. The machine may be shared: "other CPU"
+ * is the busy CPU during the window not charged to the room's processes (the kernel's
+ * loopback work, other processes). See docs/benchmarks.md.
  */
 import { type ChildProcess, fork, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
@@ -174,8 +175,6 @@ async function measure(name: string, shared: boolean, children: ChildProcess[], 
  */
 function connectClient(port: number, onLine: (fields: number[], c: Client) => void): Promise<Client> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: "127.0.0.1", port, noDelay: true });
-    const client: Client = { socket, pid: 0, got: 0, last: new Map() };
     let carry: Buffer | undefined;
     const line = (bytes: Buffer, from: number, to: number) => {
       const fields = numbers(bytes, from, to, 3);
@@ -183,12 +182,11 @@ function connectClient(port: number, onLine: (fields: number[], c: Client) => vo
       client.pid = fields[0] as number;
       resolve(client);
     };
-    socket.once("error", reject);
-    socket.on("data", (chunk: Buffer) => {
+    const onChunk = (chunk: Buffer) => {
       let start = 0;
       let nl = chunk.indexOf(10);
       if (carry !== undefined && nl >= 0) {
-        const whole = Buffer.concat([carry, chunk.subarray(0, nl)]); // one line straddling chunks
+        const whole = Buffer.concat([carry, chunk.subarray(0, nl)]); // one line straddling reads
         line(whole, 0, whole.length);
         carry = undefined;
         start = nl + 1;
@@ -198,8 +196,25 @@ function connectClient(port: number, onLine: (fields: number[], c: Client) => vo
         line(chunk, start, nl);
         start = nl + 1;
       }
-      if (start < chunk.length) carry = carry ? Buffer.concat([carry, chunk.subarray(start)]) : chunk.subarray(start);
+      // The read buffer is reused: a partial line is copied out.
+      if (start < chunk.length) carry = Buffer.concat(carry ? [carry, chunk.subarray(start)] : [chunk.subarray(start)]);
+    };
+    // One read buffer per socket, reused (`onread`): no 64 KiB allocation per read.
+    const buffer = Buffer.allocUnsafe(64 * 1024);
+    const socket = net.connect({
+      host: "127.0.0.1",
+      port,
+      noDelay: true,
+      onread: {
+        buffer,
+        callback: (n: number, buf: Uint8Array) => {
+          onChunk(Buffer.from(buf.buffer, buf.byteOffset, n));
+          return true;
+        },
+      },
     });
+    const client: Client = { socket, pid: 0, got: 0, last: new Map() };
+    socket.once("error", reject);
   });
 }
 
@@ -300,7 +315,7 @@ function report(results: Map<string, Result[]>): void {
       "cross-process p50 / p99 / max ms",
       "p99 vs baseline",
       "CPU: servers (primary, workers…, redis-server), clients",
-      "other work",
+      "other CPU (kernel, other processes)",
     ],
     rows,
   );
