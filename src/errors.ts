@@ -27,6 +27,7 @@ export type ErrorCode =
   | "ERR_SOCKPOOL_READ_IN_PROGRESS"
   | "ERR_SOCKPOOL_NOT_BORROWED"
   | "ERR_SOCKPOOL_REMOTE"
+  | "ERR_SOCKPOOL_MISSING_DEPENDENCY"
   | "ERR_SOCKPOOL_INTERNAL";
 
 export interface SockpoolErrorOptions {
@@ -345,6 +346,23 @@ export class RemoteError extends SockpoolError<"ERR_SOCKPOOL_REMOTE"> {
   constructor(remoteCode: string, message: string) {
     super(RemoteError.CODE, `remote error ${remoteCode}: ${message}`);
     this.remoteCode = remoteCode;
+  }
+}
+
+/**
+ * An optional feature needs a package that is not installed (`sockpool/redis` needs `redis`).
+ * `dependency` is the package; the message says how to install it; `cause` is the import error.
+ */
+export class MissingDependencyError extends SockpoolError<"ERR_SOCKPOOL_MISSING_DEPENDENCY"> {
+  static readonly CODE = "ERR_SOCKPOOL_MISSING_DEPENDENCY";
+  readonly dependency: string;
+  constructor(feature: string, dependency: string, cause?: unknown) {
+    super(
+      MissingDependencyError.CODE,
+      `${feature} needs the ${quote(dependency)} package, which is not installed: npm install ${dependency}`,
+      { cause },
+    );
+    this.dependency = dependency;
   }
 }
 

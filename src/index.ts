@@ -29,6 +29,7 @@ export {
   InvalidArgumentError,
   InvalidEndpointError,
   LimitExceededError,
+  MissingDependencyError,
   NotBorrowedError,
   PoolClosedError,
   QueueFullError,

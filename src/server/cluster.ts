@@ -4,15 +4,27 @@ import type { AddressInfo } from "node:net";
 import { InvalidArgumentError, quote } from "../errors.js";
 import { deferred } from "../internal/deferred.js";
 import { validateOptions } from "../internal/validate.js";
+import { type Bus, checkBus, offerBus, withdrawBus } from "./bus.js";
+import { ClusterRelay, type RelayStats, WorkerBus } from "./cluster-bus.js";
 import type { Server } from "./server.js";
 
 export interface ClusterOptions {
   /** Worker processes to run; each calls `start`. An integer ≥ 1. */
   workers: number;
-  /** Runs in each worker: creates a server and resolves once it listens. */
+  /**
+   * Runs in each worker: creates a server and resolves once it listens. The first `Server`
+   * it creates without a `bus` option joins the workers' room (the cluster bus): its
+   * `broadcast()` reaches the clients of every worker.
+   */
   start: () => Promise<Pick<Server, "address" | "close" | "destroy">>;
   /** How long each worker's `server.close()` lets handlers finish. Default 10 000 ms. */
   closeTimeout?: number | undefined;
+  /**
+   * A bus to other hosts (such as `redisBus` from `sockpool/redis`), joined by the primary
+   * only: it relays between this host's workers and the bus's other members. Workers must
+   * not join it themselves. The primary closes it once every worker has exited.
+   */
+  bus?: Bus | undefined;
 }
 
 /** A running cluster, as seen from the primary (or, in a worker, from that worker). */
@@ -29,8 +41,10 @@ export interface ClusterHandle {
   close(): Promise<void>;
   /** Kills every worker at once (SIGKILL): the second Ctrl-C. */
   destroy(): void;
-  /** Resolves when every worker has exited (by `close()` or otherwise). */
+  /** Resolves when every worker has exited (by `close()` or otherwise) and `bus` is closed. */
   readonly closed: Promise<void>;
+  /** The primary's relay between workers: counts (undefined in a worker). */
+  relayStats(): RelayStats | undefined;
 }
 
 const READY = "sockpool:ready";
@@ -46,18 +60,27 @@ const SHUTDOWN = "sockpool:shutdown";
  * that exits before it listens.
  */
 export async function runCluster(options: ClusterOptions): Promise<ClusterHandle> {
-  validateOptions("cluster options", options, { workers: "count", start: "function", closeTimeout: "ms?" });
+  validateOptions("cluster options", options, {
+    workers: "count",
+    start: "function",
+    closeTimeout: "ms?",
+    bus: "object",
+  });
   if (options.workers === undefined)
     throw new InvalidArgumentError(`cluster options.workers is required, got ${quote(undefined)}`);
-  return cluster.isPrimary ? runPrimary(options.workers) : runWorker(options);
+  if (options.bus !== undefined) checkBus("cluster options.bus", options.bus);
+  return cluster.isPrimary ? runPrimary(options.workers, options.bus) : runWorker(options);
 }
 
-async function runPrimary(count: number): Promise<ClusterHandle> {
+async function runPrimary(count: number, upstream: Bus | undefined): Promise<ClusterHandle> {
+  const relay = new ClusterRelay(upstream);
+  await upstream?.join((bytes) => relay.fromUpstream(bytes));
   const workers: Worker[] = [];
   const exits: Promise<void>[] = [];
   let address: AddressInfo | string | null = null;
   for (let i = 0; i < count; i++) {
     const w = cluster.fork();
+    relay.add(w);
     workers.push(w);
     exits.push(once(w, "exit").then(() => undefined));
   }
@@ -76,11 +99,12 @@ async function runPrimary(count: number): Promise<ClusterHandle> {
           });
         }),
     ),
-  ).catch((err) => {
+  ).catch(async (err) => {
     for (const w of workers) w.kill();
+    await upstream?.close();
     throw err;
   });
-  const closed = Promise.all(exits).then(() => undefined);
+  const closed = Promise.all(exits).then(() => upstream?.close());
   let closing: Promise<void> | undefined;
   return {
     isPrimary: true,
@@ -97,11 +121,20 @@ async function runPrimary(count: number): Promise<ClusterHandle> {
     destroy() {
       for (const w of workers) if (!w.isDead()) w.process.kill("SIGKILL");
     },
+    relayStats: () => relay.stats(),
   };
 }
 
 async function runWorker(options: ClusterOptions): Promise<ClusterHandle> {
-  const server = await options.start();
+  // The server start() makes joins the workers' room unless it was given a bus of its own.
+  const bus = new WorkerBus();
+  offerBus(bus);
+  let server: Awaited<ReturnType<ClusterOptions["start"]>>;
+  try {
+    server = await options.start();
+  } finally {
+    withdrawBus(bus);
+  }
   const worker = cluster.worker as Worker;
   const closed = deferred<void>();
   let closing: Promise<void> | undefined;
@@ -139,6 +172,7 @@ async function runWorker(options: ClusterOptions): Promise<ClusterHandle> {
     close,
     destroy: () => server.destroy(),
     closed: closed.promise,
+    relayStats: () => undefined,
   };
 }
 

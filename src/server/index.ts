@@ -2,7 +2,9 @@ export { type AckServerOptions, createAckServer } from "./builtins/ack.js";
 export { createChatServer } from "./builtins/chat.js";
 export { createEchoServer, type EchoServerOptions } from "./builtins/echo.js";
 export { createPrintServer, type PrintServerOptions } from "./builtins/print.js";
+export type { Bus, BusEvents, BusOutage, BusRecovery, BusState, BusStats } from "./bus.js";
 export { type ClusterHandle, type ClusterOptions, runCluster } from "./cluster.js";
+export type { RelayStats } from "./cluster-bus.js";
 export type { BroadcastResult, SlowClientPolicy } from "./hub.js";
 export {
   createServer,

@@ -5,6 +5,7 @@ import { MAX_UNIX_PATH_BYTES } from "../endpoint.js";
 import { InvalidArgumentError, quote } from "../errors.js";
 import { MAX_TIMER_MS } from "../internal/timer.js";
 import { type Schema, validateOptions } from "../internal/validate.js";
+import { type Bus, type BusStats, checkBus } from "./bus.js";
 import type { SlowClientPolicy } from "./hub.js";
 
 /** Every duration is in ms; every limit is off (Infinity) unless set. */
@@ -37,6 +38,13 @@ export interface ServerOptions {
   noDelay?: boolean | undefined;
   /** TCP keep-alive probes on accepted sockets (first after 30 s). Default true. */
   keepAlive?: boolean | undefined;
+  /**
+   * The room this server's `broadcast()` shares with other processes (see {@link Bus}): the
+   * server joins it in `listen()` (which rejects if the bus cannot start) and closes it in
+   * `close()`. Inside `runCluster`'s `start()` the default is the workers' room; `null` means
+   * none, this process only.
+   */
+  bus?: Bus | null | undefined;
 }
 
 export interface ServerStats {
@@ -64,6 +72,8 @@ export interface ServerStats {
   tlsErrors: number;
   /** TLS sockets accepted and still in their handshake (not yet clients: not in `current`). */
   handshaking: number;
+  /** The broadcast bus's counters, when the server has one. */
+  bus?: BusStats;
 }
 
 /** `idle → listening → closing → closed`; `idle → closed` when closed before listening. */
@@ -98,6 +108,7 @@ export const serverOptionsSchema: Schema = {
   closeTimeout: "ms?",
   noDelay: "boolean",
   keepAlive: "boolean",
+  bus: "object",
 };
 
 export const listenOptionsSchema: Schema = {
@@ -159,6 +170,8 @@ export interface ServerSettings {
   readonly keepAlive: boolean;
   /** Whether the line guard runs: a line limit or deadline is set. */
   readonly guardsLines: boolean;
+  /** The bus option as given: undefined means the default (see ServerOptions.bus). */
+  readonly bus: Bus | null | undefined;
 }
 
 /**
@@ -170,7 +183,9 @@ export function resolveServerOptions(options: ServerOptions = {}): ServerSetting
     const key = options.maxConnections === 0 ? "maxConnections" : "maxConnectionsPerAddress";
     throw new InvalidArgumentError(`server options.${key} 0 is ambiguous: use Infinity for no limit, got 0`);
   }
-  validateOptions("server options", options, serverOptionsSchema);
+  const bus = options?.bus;
+  validateOptions("server options", bus === null ? { ...options, bus: undefined } : options, serverOptionsSchema);
+  if (bus !== undefined && bus !== null) checkBus("server options.bus", bus);
   const maxLineLength = options.maxLineLength ?? Number.POSITIVE_INFINITY;
   const lineTimeout = options.lineTimeout ?? Number.POSITIVE_INFINITY;
   const limit = options.connection?.limit ?? options.maxLineLength;
@@ -188,5 +203,6 @@ export function resolveServerOptions(options: ServerOptions = {}): ServerSetting
     noDelay: options.noDelay ?? true,
     keepAlive: options.keepAlive ?? true,
     guardsLines: Number.isFinite(maxLineLength) || Number.isFinite(lineTimeout),
+    bus,
   };
 }

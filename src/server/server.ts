@@ -7,6 +7,7 @@ import { deferred } from "../internal/deferred.js";
 import { checkingInvariants, invariant } from "../internal/invariant.js";
 import { startTimer } from "../internal/timer.js";
 import { validateOptions } from "../internal/validate.js";
+import { type Bus, takeOfferedBus, toBytes } from "./bus.js";
 import { type ResolvedHandler, resolveHandler, type ServerHandler } from "./handler.js";
 import { Handshakes } from "./handshakes.js";
 import { type BroadcastResult, Hub } from "./hub.js";
@@ -56,11 +57,17 @@ type Counts = Omit<ServerStats, "state" | "current" | "handshaking" | "bytesIn" 
  *   object, so none of it is on the public surface.
  * - `#closedBytesIn/Out`: bytes of sessions already closed (live ones are summed on demand).
  * - `#drained`: resolves when `#sessions` empties while closing.
+ * - `#bus`: the room shared with other processes, if any; `#joined`: its join, started by
+ *   the first `listen()`. Messages from the bus go to every client (`#deliver`), gathered
+ *   in `#inbox` (arrival order) until the end of the current turn.
  */
 export class Server extends EventEmitter<ServerEvents> implements AsyncDisposable {
   readonly #settings: ServerSettings;
   readonly #handler: ResolvedHandler;
   readonly #hub: Hub;
+  readonly #bus: Bus | undefined;
+  #joined: Promise<void> | undefined;
+  #inbox: Buffer[] = [];
   readonly #host: SessionHost;
   #state: ServerState = "idle";
   #listener: net.Server | undefined;
@@ -90,6 +97,8 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     this.#handler = resolveHandler(handler);
     this.#settings = resolveServerOptions(options);
     this.#hub = new Hub(this.#settings.highWaterMark, this.#settings.slowClientPolicy);
+    const bus = this.#settings.bus;
+    this.#bus = bus === undefined ? takeOfferedBus() : (bus ?? undefined);
     this.#host = {
       settings: this.#settings,
       report: (err, handle) => this.#report(err, handle as Connection | Transport | undefined),
@@ -108,11 +117,13 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
    * Starts listening. Resolves once the socket is bound; rejects with InvalidArgumentError on
    * bad options or a second call, ServerClosedError after close, SocketError when binding
    * fails (EADDRINUSE…). Without `host` or `path` binds 127.0.0.1; `host: "::"` is dual stack.
+   * With a `bus`, joins it first and rejects with its error if it cannot start.
    */
   async listen(options: ListenOptions = {}): Promise<void> {
     validateOptions("listen options", options, listenOptionsSchema);
     if (this.#state === "closing" || this.#state === "closed") throw new ServerClosedError("listen");
-    if (this.#listener) throw new InvalidArgumentError("listen() was already called on this server");
+    if (this.#listener || this.#joined) throw new InvalidArgumentError("listen() was already called on this server");
+    await this.#joinBus();
     const { host, port = 0, path, backlog, ipv6Only, tls: tlsOptions } = options;
     checkListenTarget(port, path);
     const onSocket = (socket: net.Socket) => this.#accept(socket);
@@ -149,12 +160,16 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
   }
 
   /**
-   * Sends `data` to every client but `except` (a Connection or Transport), without waiting.
-   * A client with more than `highWaterMark` unsent bytes gets the slow-client policy.
+   * Sends `data` to every client but `except` (a Connection or Transport), without waiting,
+   * and publishes it on the bus (if any), whose other members send it to all of their
+   * clients. A client with more than `highWaterMark` unsent bytes gets the slow-client
+   * policy. The result counts this process's clients.
    */
   broadcast(data: string | Uint8Array, options?: { except?: Connection | Transport | undefined }): BroadcastResult {
-    const result = this.#hub.broadcast(this.#sessions, data, options?.except);
+    const bytes = toBytes(data);
+    const result = this.#hub.broadcast(this.#sessions, bytes, options?.except);
     this.#counts.dropped += result.dropped;
+    this.#bus?.publish(bytes);
     return result;
   }
 
@@ -173,7 +188,16 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
       bytesOut += s.socket.bytesWritten;
     }
     const handshaking = this.#handshakes?.size ?? 0;
-    return { state: this.#state, current: this.#sessions.size, ...this.#counts, handshaking, bytesIn, bytesOut };
+    const stats: ServerStats = {
+      state: this.#state,
+      current: this.#sessions.size,
+      ...this.#counts,
+      handshaking,
+      bytesIn,
+      bytesOut,
+    };
+    if (this.#bus) stats.bus = this.#bus.stats();
+    return stats;
   }
 
   /**
@@ -200,6 +224,39 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+
+  /** Joins the bus once; a failed join leaves the server idle (listen() rejected). */
+  async #joinBus(): Promise<void> {
+    if (!this.#bus) return;
+    this.#joined = this.#bus.join((message) => this.#deliver(message));
+    try {
+      await this.#joined;
+    } catch (err) {
+      this.#joined = undefined;
+      throw err;
+    }
+    if (this.#state !== "idle") throw new ServerClosedError("listen"); // close() ran while joining
+  }
+
+  /**
+   * A message from another member of the bus: to every client. What a bus delivers in one
+   * turn (an XREAD batch, the IPC messages of one read) goes out together, in order, at the
+   * end of the turn (a microtask), so each client gets one write per batch, not per message.
+   */
+  #deliver(message: Buffer): void {
+    this.#inbox.push(message);
+    if (this.#inbox.length === 1) queueMicrotask(this.#flushInbox);
+  }
+
+  readonly #flushInbox = () => {
+    const messages = this.#inbox;
+    this.#inbox = [];
+    const result =
+      messages.length === 1
+        ? this.#hub.broadcast(this.#sessions, messages[0] as Buffer, undefined)
+        : this.#hub.broadcastMany(this.#sessions, messages);
+    this.#counts.dropped += result.dropped;
+  };
 
   /** A handler or protocol error: the `error` event, or stderr when nobody listens. */
   #report(err: unknown, handle: Connection | Transport | undefined): void {
@@ -288,6 +345,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     clearTimeout(timer);
     await handshakesClosed;
     await listenerClosed;
+    await this.#bus?.close(); // after the clients: handlers may broadcast while they finish
     this.#state = "closed";
   }
 }

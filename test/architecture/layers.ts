@@ -10,7 +10,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["codec"],
   ["connection"],
   ["pool", "server"],
-  ["rpc"],
+  ["rpc", "redis"],
   ["index.ts"],
   ["cli"],
 ];

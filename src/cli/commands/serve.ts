@@ -1,5 +1,7 @@
+import cluster from "node:cluster";
 import type { AddressInfo } from "node:net";
 import {
+  type Bus,
   createAckServer,
   createChatServer,
   createEchoServer,
@@ -15,6 +17,7 @@ import { type CliIo, type Command, type CommandContext, EXIT, type FlagValues, s
 import { formatMs } from "../format.js";
 import { onInterrupt } from "../interrupt.js";
 import { parseCount, parseDuration, parsePort } from "../parse.js";
+import { formatBusStats, openRoom, type RoomSettings } from "../room.js";
 
 const KINDS = ["echo", "chat", "ack", "print", "rpc-echo"] as const;
 type Kind = (typeof KINDS)[number];
@@ -25,6 +28,8 @@ const ONLY: Record<string, Kind[]> = {
   once: ["echo"],
   message: ["ack"],
   "per-line": ["ack"],
+  redis: ["chat"],
+  room: ["chat"],
 };
 
 /** Everything `serve` was asked to do, parsed. */
@@ -39,6 +44,8 @@ export interface ServeSettings {
   maxConnections: number | undefined;
   workers: number;
   closeTimeout: number;
+  /** chat --redis: the room shared through Redis. */
+  room: RoomSettings | undefined;
 }
 
 export const serveCommand: Command = {
@@ -46,7 +53,7 @@ export const serveCommand: Command = {
   summary: "run a built-in server: echo, chat, ack, print or rpc-echo",
   usage: [
     "serve echo     [--host H] [--port P] [--delay 1s] [--once]",
-    "serve chat     [--host H] [--port P]",
+    "serve chat     [--host H] [--port P] [--redis URL [--room NAME]]",
     "serve ack      [--host H] [--port P] [--message TEXT] [--per-line]",
     "serve print    [--host H] [--port P]",
     "serve rpc-echo [--host H] [--port P] [--delay 1s]",
@@ -54,7 +61,8 @@ export const serveCommand: Command = {
   description:
     "echo      sends back every chunk it gets (after --delay; with --once, answers one\n" +
     "          message and closes: a one-shot server a pool must not reuse)\n" +
-    "chat      sends every line to every other client\n" +
+    "chat      sends every line to every other client: of every worker with --workers,\n" +
+    "          and of every serve chat on the same Redis and --room with --redis\n" +
     "ack       answers each chunk it receives with --message and a newline, at once, as\n" +
     "          asyncio's Protocol example does (with --per-line, each complete line)\n" +
     "print     prints each line on stdout, prefixed by the client's address, control\n" +
@@ -73,6 +81,8 @@ export const serveCommand: Command = {
     "per-line": { type: "boolean", help: "ack: answer each complete line instead of each chunk" },
     "max-connections": { type: "string", value: "N", help: "clients beyond N are closed at once" },
     workers: { type: "string", value: "N", help: "serve from N processes (node:cluster) sharing the port" },
+    redis: { type: "string", value: "URL", help: "chat: share the room through Redis (redis://127.0.0.1:6379)" },
+    room: { type: "string", value: "NAME", help: 'chat --redis: the room to join (default "chat")' },
     "close-timeout": { type: "string", value: "DURATION", help: "graceful close deadline (default 5s)" },
   },
   positionals: { min: 1, max: 1 },
@@ -83,6 +93,7 @@ export const serveCommand: Command = {
     'sockpool serve ack --message "OK"',
     "sockpool serve ack --per-line",
     "sockpool serve print --workers 4",
+    "sockpool serve chat --workers 4 --redis redis://127.0.0.1:6379 --room lobby",
   ],
   run: (ctx) => serve(ctx),
 };
@@ -103,6 +114,13 @@ export function serveSettings(values: FlagValues, kindText: string): ServeSettin
   }
   const max = str(values, "max-connections");
   const workers = str(values, "workers");
+  const redis = str(values, "redis");
+  const room = str(values, "room");
+  if (room !== undefined && redis === undefined) {
+    throw new InvalidArgumentError(
+      `--room ${JSON.stringify(room)} needs --redis URL: the room is shared through Redis`,
+    );
+  }
   return {
     kind,
     host: str(values, "host") ?? "127.0.0.1",
@@ -114,17 +132,21 @@ export function serveSettings(values: FlagValues, kindText: string): ServeSettin
     maxConnections: max === undefined ? undefined : parseCount("--max-connections", max),
     workers: workers === undefined ? 1 : parseCount("--workers", workers, 1, 256),
     closeTimeout: parseDuration("--close-timeout", str(values, "close-timeout") ?? "5s"),
+    room: redis === undefined ? undefined : { url: redis, room: room ?? "chat" },
   };
 }
 
-/** Builds the server `settings` describe; `io` receives the print server's lines. */
-export function buildServer(s: ServeSettings, io: CliIo): Server | RpcServer {
+/**
+ * Builds the server `settings` describe; `io` receives the print server's lines. `bus` is
+ * chat's room (left out in a worker, whose server joins the workers' room).
+ */
+export function buildServer(s: ServeSettings, io: CliIo, bus?: Bus): Server | RpcServer {
   const options: ServerOptions = s.maxConnections === undefined ? {} : { maxConnections: s.maxConnections };
   switch (s.kind) {
     case "echo":
       return createEchoServer({ ...options, delay: s.delay, once: s.once });
     case "chat":
-      return createChatServer(options);
+      return createChatServer({ ...options, bus });
     case "ack":
       return createAckServer({ ...options, message: s.message, perLine: s.perLine });
     case "print":
@@ -137,15 +159,17 @@ export function buildServer(s: ServeSettings, io: CliIo): Server | RpcServer {
 async function serve({ values, positionals, io }: CommandContext): Promise<number> {
   const s = serveSettings(values, positionals[0]!);
   if (s.workers > 1) return serveCluster(s, io);
-  const server = await startServer(s, io);
+  const bus = s.room ? await openRoom(s.room, io) : undefined;
+  const server = await startServer(s, io, bus);
   const stopped = interrupted(() => server.destroy());
   try {
-    io.stdout.write(`${s.kind} server listening on ${formatAddress(server.address())} (Ctrl-C to stop)\n`);
+    io.stdout.write(`${s.kind} server listening on ${formatAddress(server.address())}${inRoom(s)} (Ctrl-C to stop)\n`);
     const signal = await stopped.signal;
     const clients = server.stats().current;
     io.stderr.write(`${signal}: closing, up to ${formatMs(s.closeTimeout)} for ${clients} clients (again to force)\n`);
     await server.close({ timeout: s.closeTimeout });
     io.stderr.write(`closed after serving ${server.stats().total} clients\n`);
+    if (bus) io.stderr.write(`redis bus: ${formatBusStats(bus.stats())}\n`);
     return EXIT.ok;
   } finally {
     stopped.remove();
@@ -153,8 +177,8 @@ async function serve({ values, positionals, io }: CommandContext): Promise<numbe
 }
 
 /** Builds the server, reports its errors on stderr, and listens. */
-async function startServer(s: ServeSettings, io: CliIo): Promise<Server | RpcServer> {
-  const server = buildServer(s, io);
+async function startServer(s: ServeSettings, io: CliIo, bus?: Bus): Promise<Server | RpcServer> {
+  const server = buildServer(s, io, bus);
   const onError = (err: unknown): void => void io.stderr.write(errorLine(err));
   // Two branches: a call on the union cannot pick between Server's typed `on` and RpcServer's.
   if (server instanceof RpcServer) server.on("error", onError);
@@ -166,13 +190,17 @@ async function startServer(s: ServeSettings, io: CliIo): Promise<Server | RpcSer
 /**
  * `--workers N`: the primary forks N processes that re-run this command line and share the
  * port; it prints where they listen and, on Ctrl-C, asks each to close gracefully. A worker
- * handles its own signals (see runCluster) and returns once its server has closed.
+ * handles its own signals (see runCluster) and returns once its server has closed. The
+ * primary relays chat lines between the workers, and with --redis joins the Redis room for
+ * all of them (one pair of Redis connections per host).
  */
 async function serveCluster(s: ServeSettings, io: CliIo): Promise<number> {
+  const bus = s.room && cluster.isPrimary ? await openRoom(s.room, io) : undefined;
   const handle = await runCluster({
     workers: s.workers,
     closeTimeout: s.closeTimeout,
     start: () => startServer(s, io),
+    bus,
   });
   if (!handle.isPrimary) {
     await handle.closed;
@@ -181,7 +209,7 @@ async function serveCluster(s: ServeSettings, io: CliIo): Promise<number> {
   const stopped = interrupted(() => handle.destroy());
   try {
     const where = formatAddress(handle.address);
-    io.stdout.write(`${s.kind} server listening on ${where} with ${s.workers} workers (Ctrl-C to stop)\n`);
+    io.stdout.write(`${s.kind} server listening on ${where} with ${s.workers} workers${inRoom(s)} (Ctrl-C to stop)\n`);
     const first = await Promise.race([stopped.signal, handle.closed.then(() => "exited" as const)]);
     if (first === "exited") {
       io.stderr.write(`ERR_SOCKPOOL_SERVER_CLOSED: every worker exited on its own; see their errors above\n`);
@@ -190,10 +218,25 @@ async function serveCluster(s: ServeSettings, io: CliIo): Promise<number> {
     io.stderr.write(`closing ${s.workers} workers, up to ${formatMs(s.closeTimeout)} each (again to force)\n`);
     await handle.close();
     io.stderr.write("closed\n");
+    if (bus) io.stderr.write(`redis bus: ${formatBusStats(bus.stats())}\n`);
     return EXIT.ok;
   } finally {
     stopped.remove();
   }
+}
+
+/** ` in room "lobby" on redis://host:6379`, or nothing (the password, if any, hidden). */
+function inRoom(s: ServeSettings): string {
+  if (!s.room) return "";
+  let url = s.room.url;
+  try {
+    const u = new URL(url);
+    if (u.password !== "") u.password = "***";
+    url = u.toString().replace(/\/$/, "");
+  } catch {
+    // redisBus refused it already
+  }
+  return ` in room ${JSON.stringify(s.room.room)} on ${url}`;
 }
 
 /** The first SIGINT/SIGTERM resolves `signal`; a second one calls `force`, then exits 130. */
