@@ -58,6 +58,20 @@ export let lendConnection: (conn: Connection, owner: ConnectionOwner | undefined
 export let watchIdle: (conn: Connection, listener: (() => void) | undefined) => void;
 
 /**
+ * Feeds bytes read from the socket by someone else: a server's fast read path, whose sockets
+ * have no `'data'` events. `chunk` becomes the connection's: pass a copy of a borrowed buffer.
+ */
+export let feedConnection: (conn: Connection, chunk: Buffer) => void;
+
+/**
+ * Says that `conn`'s bytes come through `feedConnection`, from a socket that reads nothing
+ * while paused. Node's `'data'` path goes on reading a paused socket into its own buffer
+ * (up to `readableHighWaterMark`), and what it read counts as received (`endInput`); so
+ * that the same bytes do on both paths, the reader takes that much more before it pauses.
+ */
+export let fedFromOutside: (conn: Connection) => void;
+
+/**
  * Promises over a `net.Socket` or `tls.TLSSocket`: asyncio's StreamReader and StreamWriter
  * in one object. One read runs at a time; writes resolve when the socket takes the bytes.
  * The read side is a {@link Reader} (connection/reader.ts), the write side a {@link Writer}
@@ -107,6 +121,12 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     };
     watchIdle = (conn, listener) => {
       conn.#reader.watcher = listener;
+    };
+    feedConnection = (conn, chunk) => {
+      conn.#reader.feed(chunk);
+    };
+    fedFromOutside = (conn) => {
+      conn.#reader.slack = conn.#socket.readableHighWaterMark;
     };
   }
 

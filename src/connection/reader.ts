@@ -34,7 +34,10 @@ const EMPTY: Buffer = Buffer.alloc(0);
  * - `#reading`: the name of the pending read, or undefined; `#wake` resolves its wait;
  *   `#want`: its size argument (n for readExactly, max for readLine).
  * - `#paused`: whether we paused the socket for flow control (never while a read waits):
- *   above 2 × limit unread bytes, resumed at ≤ limit or when a read waits.
+ *   above 2 × limit unread bytes (plus `slack`), resumed at ≤ limit or when a read waits.
+ * - `slack`: bytes this reader takes past the pause mark before it pauses: 0, or for a
+ *   socket fed from outside (a server's fast read path) the `readableHighWaterMark` that
+ *   Node itself would go on reading into its buffer after a pause.
  * - `#frames[#frameAt..]`: frames a decoder completed that readFrame has not handed out
  *   yet, and `#framesOf`: that decoder. Byte reads are refused while frames wait.
  * - `dirty`: an operation failed or was cancelled mid-way, so the stream may be out of step.
@@ -57,6 +60,7 @@ export class Reader {
   #frameAt = 0;
   #framesOf: Decoder | undefined;
   dirty = false;
+  slack = 0;
   watcher: (() => void) | undefined;
   discarding = false;
   #eofAfter: number | undefined;
@@ -119,7 +123,7 @@ export class Reader {
       this.#wake();
       return;
     }
-    if (!this.#paused && this.#buffer.size > 2 * this.#limit) {
+    if (!this.#paused && this.#buffer.size > 2 * this.#limit + this.slack) {
       this.#paused = true;
       this.#socket.pause();
     }

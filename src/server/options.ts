@@ -5,6 +5,7 @@ import { MAX_UNIX_PATH_BYTES } from "../endpoint.js";
 import { InvalidArgumentError, quote } from "../errors.js";
 import { MAX_TIMER_MS } from "../internal/timer.js";
 import { type Schema, validateOptions } from "../internal/validate.js";
+import type { ReadPath } from "./fast-read.js";
 import type { SlowClientPolicy } from "./hub.js";
 
 /** Every duration is in ms; every limit is off (Infinity) unless set. */
@@ -37,6 +38,13 @@ export interface ServerOptions {
   noDelay?: boolean | undefined;
   /** TCP keep-alive probes on accepted sockets (first after 30 s). Default true. */
   keepAlive?: boolean | undefined;
+  /**
+   * Read accepted TCP and Unix sockets into one reused buffer (Node's `onread`) instead of a
+   * fresh allocation per read. Default true; it runs only where Node's internals are as
+   * tested (`stats().readPath` says which path is in use), never for TLS. `false` keeps
+   * Node's public `'data'` path. Handlers see no difference: their chunks are their own.
+   */
+  fastRead?: boolean | undefined;
 }
 
 export interface ServerStats {
@@ -64,6 +72,12 @@ export interface ServerStats {
   tlsErrors: number;
   /** TLS sockets accepted and still in their handshake (not yet clients: not in `current`). */
   handshaking: number;
+  /**
+   * How new clients are read: `onread` (the fast path, into one reused buffer) or `data`
+   * (Node's public path: TLS, `fastRead: false`, or a Node whose internals differ from
+   * those tested).
+   */
+  readPath: ReadPath;
 }
 
 /** `idle → listening → closing → closed`; `idle → closed` when closed before listening. */
@@ -98,6 +112,7 @@ export const serverOptionsSchema: Schema = {
   closeTimeout: "ms?",
   noDelay: "boolean",
   keepAlive: "boolean",
+  fastRead: "boolean",
 };
 
 export const listenOptionsSchema: Schema = {
@@ -157,6 +172,7 @@ export interface ServerSettings {
   readonly closeTimeout: number;
   readonly noDelay: boolean;
   readonly keepAlive: boolean;
+  readonly fastRead: boolean;
   /** Whether the line guard runs: a line limit or deadline is set. */
   readonly guardsLines: boolean;
 }
@@ -187,6 +203,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ServerSetting
     closeTimeout: options.closeTimeout ?? 10_000,
     noDelay: options.noDelay ?? true,
     keepAlive: options.keepAlive ?? true,
+    fastRead: options.fastRead ?? true,
     guardsLines: Number.isFinite(maxLineLength) || Number.isFinite(lineTimeout),
   };
 }

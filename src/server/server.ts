@@ -7,6 +7,7 @@ import { deferred } from "../internal/deferred.js";
 import { checkingInvariants, invariant } from "../internal/invariant.js";
 import { startTimer } from "../internal/timer.js";
 import { validateOptions } from "../internal/validate.js";
+import { adoptSocket, type ReadPath, runningNodeProblem } from "./fast-read.js";
 import { type ResolvedHandler, resolveHandler, type ServerHandler } from "./handler.js";
 import { Handshakes } from "./handshakes.js";
 import { type BroadcastResult, Hub } from "./hub.js";
@@ -21,14 +22,14 @@ import {
   type ServerStats,
   tlsServerOptions,
 } from "./options.js";
-import { type PolicyStat, Session, type SessionHost } from "./session.js";
+import { type PolicyStat, Session, type SessionHost, sessionRead } from "./session.js";
 import { StreamRunner } from "./stream-runner.js";
 import { protocolRunner, type Transport } from "./transport.js";
 
 export type { ServerHandler } from "./handler.js";
 export type { ListenOptions, ServerOptions, ServerState, ServerStats } from "./options.js";
 
-type Counts = Omit<ServerStats, "state" | "current" | "handshaking" | "bytesIn" | "bytesOut">;
+type Counts = Omit<ServerStats, "state" | "current" | "handshaking" | "bytesIn" | "bytesOut" | "readPath">;
 
 /**
  * An async server: every client on one event loop, with limits, broadcast and graceful close.
@@ -46,6 +47,10 @@ type Counts = Omit<ServerStats, "state" | "current" | "handshaking" | "bytesIn" 
  *   object, so none of it is on the public surface.
  * - `#closedBytesIn/Out`: bytes of sessions already closed (live ones are summed on demand).
  * - `#drained`: resolves when `#sessions` empties while closing.
+ * - `#readPath`: how new clients are read (fast-read.ts). `onread` only for a plain TCP or
+ *   Unix listener made with `pauseOnConnect`, and only while every accepted socket was as
+ *   tested; it falls to `data` for good at the first one that was not. `#pausesOnConnect`:
+ *   the listener pauses what it accepts, so a socket not adopted is resumed.
  */
 export class Server extends EventEmitter implements AsyncDisposable {
   readonly #settings: ServerSettings;
@@ -73,12 +78,15 @@ export class Server extends EventEmitter implements AsyncDisposable {
   #closedBytesOut = 0;
   #closing: Promise<void> | undefined;
   readonly #drained = deferred<void>();
+  #readPath: ReadPath;
+  #pausesOnConnect = false;
 
   /** Throws InvalidArgumentError naming the option and value when a handler or option is bad. */
   constructor(handler: ServerHandler, options: ServerOptions = {}) {
     super();
     this.#handler = resolveHandler(handler);
     this.#settings = resolveServerOptions(options);
+    this.#readPath = this.#settings.fastRead && runningNodeProblem() === undefined ? "onread" : "data";
     this.#hub = new Hub(this.#settings.highWaterMark, this.#settings.slowClientPolicy);
     this.#host = {
       settings: this.#settings,
@@ -113,7 +121,11 @@ export class Server extends EventEmitter implements AsyncDisposable {
       const failed = () => this.#counts.tlsErrors++;
       this.#handshakes = new Handshakes(secure, this.#settings.handshakeTimeout, failed, report);
       listener = secure;
-    } else listener = net.createServer({ allowHalfOpen: true }, onSocket);
+      this.#readPath = "data"; // TLS reads through its own socket, on the public path
+    } else {
+      this.#pausesOnConnect = this.#readPath === "onread";
+      listener = net.createServer({ allowHalfOpen: true, pauseOnConnect: this.#pausesOnConnect }, onSocket);
+    }
     this.#listener = listener;
     const where = path ?? `${host ?? "127.0.0.1"}:${port}`;
     await new Promise<void>((resolve, reject) => {
@@ -163,7 +175,16 @@ export class Server extends EventEmitter implements AsyncDisposable {
       bytesOut += s.socket.bytesWritten;
     }
     const handshaking = this.#handshakes?.size ?? 0;
-    return { state: this.#state, current: this.#sessions.size, ...this.#counts, handshaking, bytesIn, bytesOut };
+    const readPath = this.#readPath;
+    return {
+      state: this.#state,
+      current: this.#sessions.size,
+      ...this.#counts,
+      handshaking,
+      bytesIn,
+      bytesOut,
+      readPath,
+    };
   }
 
   /**
@@ -212,19 +233,20 @@ export class Server extends EventEmitter implements AsyncDisposable {
     if (checkingInvariants) this.#checkInvariants();
   }
 
-  #accept(socket: net.Socket): void {
-    this.#handshakes?.secured(socket);
-    if (this.#state !== "listening") return void socket.destroy();
+  #accept(accepted: net.Socket): void {
+    this.#handshakes?.secured(accepted);
+    if (this.#state !== "listening") return void accepted.destroy();
     const s = this.#settings;
     let address: string | undefined;
     if (s.maxConnectionsPerAddress !== undefined) {
-      address = normalizeAddress(socket.remoteAddress);
-      if ((this.#perAddress.get(address) ?? 0) >= s.maxConnectionsPerAddress) return void this.#reject(socket);
+      address = normalizeAddress(accepted.remoteAddress);
+      if ((this.#perAddress.get(address) ?? 0) >= s.maxConnectionsPerAddress) return void this.#reject(accepted);
     }
-    if (this.#sessions.size >= s.maxConnections) return void this.#reject(socket);
+    if (this.#sessions.size >= s.maxConnections) return void this.#reject(accepted);
+    const socket = this.#adopt(accepted);
     if (s.noDelay) socket.setNoDelay(true);
     if (s.keepAlive) socket.setKeepAlive(true, 30_000);
-    const session = new Session(this.#host, socket, address);
+    const session = new Session(this.#host, socket, address, socket === accepted ? "data" : "onread");
     const h = this.#handler;
     let runner: StreamRunner | ReturnType<typeof protocolRunner>;
     if (h.kind === "stream") runner = new StreamRunner(session, h.run);
@@ -243,6 +265,17 @@ export class Server extends EventEmitter implements AsyncDisposable {
     this.#counts.total++;
     session.start(runner);
     if (checkingInvariants) this.#checkInvariants();
+  }
+
+  /** The socket to serve: `accepted` re-wrapped for the fast read path, or itself (resumed). */
+  #adopt(accepted: net.Socket): net.Socket {
+    if (this.#readPath === "onread") {
+      const adopted = adoptSocket(accepted, this.#listener as net.Server, sessionRead);
+      if (adopted) return adopted;
+      this.#readPath = "data"; // not as tested: the public path from now on
+    }
+    if (this.#pausesOnConnect) accepted.resume(); // its data flows from the next tick, once listened to
+    return accepted;
   }
 
   #reject(socket: net.Socket): void {

@@ -2,6 +2,8 @@ import type { Socket } from "node:net";
 import { wrapSocketError } from "../errors.js";
 import type { TimerHandle } from "../internal/clock.js";
 import { startTimer } from "../internal/timer.js";
+import { copyOf } from "./fast-read.js";
+import { HeldInput } from "./held-input.js";
 import type { Session, SessionRunner } from "./session.js";
 
 /**
@@ -122,6 +124,7 @@ let onData: (this: Socket, chunk: Buffer) => void;
 let onEnd: (this: Socket) => void;
 let onError: (this: Socket, err: Error) => void;
 let onDrain: (this: Socket) => void;
+let releaseHeld: (runner: ProtocolRunner) => void;
 // (installed by ProtocolRunner's static block, where its private fields are in reach)
 
 /**
@@ -130,11 +133,15 @@ let onDrain: (this: Socket) => void;
  *
  * State:
  * - `state`: see {@link TransportState}. `#userPaused`: `pause()` was called;
- *   `#flowPaused`: paused for flow control. The socket reads iff neither is set.
+ *   `#flowPaused`: paused for flow control. `dataReceived` runs only while neither is set.
+ *   On the public path the socket is paused meanwhile (Node still fills its own buffer);
+ *   on the fast read path (`#fast`) chunks go to `#held` instead, which stops the socket
+ *   once it holds as much (see HeldInput), and are delivered first when reading resumes.
  * - `#error`: the first socket error, or the reason the server closed the connection.
  * - `#eof`: input ended (peer FIN, server shutdown or close); later data is discarded.
- * - `#eofAfter`: server shutdown began while the socket still held this many received bytes
- *   (a paused transport): they are delivered first, then input ends. Undefined otherwise.
+ * - `#eofAfter`: input ended (server shutdown, or the peer's FIN on the fast path) while this
+ *   many received bytes still waited (in Node's buffer or `#held`, for a paused transport):
+ *   they are delivered first, then input ends. Undefined otherwise.
  * - `#closeTimer`: armed by `close()` to destroy a peer that never closes; cleared on close.
  */
 class ProtocolRunner implements SessionRunner {
@@ -149,12 +156,15 @@ class ProtocolRunner implements SessionRunner {
   #eofAfter: number | undefined;
   #error: Error | undefined;
   #closeTimer: TimerHandle | undefined;
+  readonly #fast: boolean;
+  #held: HeldInput | undefined;
 
   constructor(session: Session, protocol: Protocol) {
     this.session = session;
     this.socket = session.socket;
     this.#protocol = protocol;
     this.transport = createTransport(this);
+    this.#fast = session.readPath === "onread";
   }
 
   get handle(): Transport {
@@ -170,7 +180,7 @@ class ProtocolRunner implements SessionRunner {
   run(): void {
     const socket = this.socket;
     runnerOf.set(socket, this);
-    socket.on("data", onData);
+    if (!this.#fast) socket.on("data", onData);
     socket.on("end", onEnd);
     socket.on("error", onError);
     this.#call(this.#protocol.connectionMade);
@@ -183,7 +193,7 @@ class ProtocolRunner implements SessionRunner {
     if (socket.writableLength <= this.session.host.settings.highWaterMark) return true;
     if (!this.#flowPaused) {
       this.#flowPaused = true;
-      socket.pause();
+      if (!this.#fast) socket.pause();
       socket.once("drain", onDrain);
       this.#call(this.#protocol.pauseWriting);
     }
@@ -192,12 +202,12 @@ class ProtocolRunner implements SessionRunner {
 
   pause(): void {
     this.#userPaused = true;
-    this.socket.pause();
+    if (!this.#fast) this.socket.pause();
   }
 
   resume(): void {
     this.#userPaused = false;
-    if (!this.#flowPaused) this.socket.resume();
+    if (!this.#flowPaused) this.#read();
   }
 
   end(): void {
@@ -208,6 +218,8 @@ class ProtocolRunner implements SessionRunner {
     if (this.state !== "open") return;
     this.state = "closing";
     this.#eof = true;
+    this.#held?.clear();
+    this.#held?.release(this.socket);
     this.socket.resume(); // keep draining input so the peer's FIN and our close can happen
     this.end();
     const socket = this.socket;
@@ -227,9 +239,18 @@ class ProtocolRunner implements SessionRunner {
    */
   endInput(): void {
     if (this.#eof || this.#eofAfter !== undefined) return;
-    const held = this.socket.readableLength;
+    const held = this.#fast ? (this.#held?.bytes ?? 0) : this.socket.readableLength;
     if (held > 0) this.#eofAfter = held;
     else this.#ended();
+  }
+
+  /** The fast read path: a protocol may keep its chunk, so it gets its own copy. */
+  received(chunk: Buffer): void {
+    if (this.#eof) return;
+    const held = this.#held;
+    if (this.#userPaused || this.#flowPaused || (held !== undefined && held.bytes > 0)) {
+      (this.#held ??= new HeldInput()).hold(copyOf(chunk), this.socket);
+    } else this.#data(copyOf(chunk));
   }
 
   closed(): void {
@@ -243,6 +264,30 @@ class ProtocolRunner implements SessionRunner {
     } catch (err) {
       this.session.host.report(err, this.transport);
     }
+  }
+
+  #data(chunk: Buffer): void {
+    try {
+      this.#protocol.dataReceived?.(chunk, this.transport);
+    } catch (err) {
+      this.session.host.report(err, this.transport);
+      this.close();
+    }
+    if (this.#eofAfter !== undefined && (this.#eofAfter -= chunk.length) <= 0) this.#ended();
+  }
+
+  /** Reading may go on: the public path resumes the socket; the fast one delivers `#held`, then reads. */
+  #read(): void {
+    if (this.state !== "open") return;
+    if (!this.#fast) this.socket.resume();
+    else if (this.#held !== undefined && this.#held.bytes > 0) process.nextTick(releaseHeld, this); // as Node's flow
+  }
+
+  /** The peer's FIN: on the fast path, held bytes reach the protocol before it. */
+  #peerEnded(): void {
+    const held = this.#held?.bytes ?? 0;
+    if (this.#fast && held > 0 && !this.#eof) this.#eofAfter = held;
+    else this.#ended();
   }
 
   #ended(): void {
@@ -273,27 +318,31 @@ class ProtocolRunner implements SessionRunner {
     onData = function (this: Socket, chunk: Buffer) {
       const r = runnerOf.get(this);
       if (r === undefined || r.#eof || this.destroyed) return;
-      try {
-        r.#protocol.dataReceived?.(chunk, r.transport);
-      } catch (err) {
-        r.session.host.report(err, r.transport);
-        r.close();
-      }
-      if (r.#eofAfter !== undefined && (r.#eofAfter -= chunk.length) <= 0) r.#ended();
+      r.#data(chunk);
     };
     onEnd = function (this: Socket) {
       const r = runnerOf.get(this);
-      if (r) r.#ended();
+      if (r) r.#peerEnded();
     };
     onError = function (this: Socket, err: Error) {
       const r = runnerOf.get(this);
       if (r) r.#error ??= wrapSocketError(err, r.where);
     };
+    releaseHeld = (r) => {
+      const held = r.#held as HeldInput;
+      for (;;) {
+        if (r.#eof || r.#userPaused || r.#flowPaused || r.socket.destroyed) return;
+        const chunk = held.shift();
+        if (chunk === undefined) break;
+        r.#data(chunk);
+      }
+      held.release(r.socket);
+    };
     onDrain = function (this: Socket) {
       const r = runnerOf.get(this);
       if (r === undefined || !r.#flowPaused) return;
       r.#flowPaused = false;
-      if (!r.#userPaused && r.state === "open") this.resume();
+      if (!r.#userPaused) r.#read();
       r.#call(r.#protocol.resumeWriting);
     };
   }
