@@ -128,7 +128,7 @@ export function adoptSocket(
     socket.readableLength === 0 &&
     socket.listenerCount("data") === 0;
   if (!asTested) return undefined;
-  readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES); // its own memory, never Node's pool
   const adopted = new net.Socket({
     handle,
     allowHalfOpen: true,
@@ -149,10 +149,41 @@ export function adoptSocket(
 }
 
 /** A copy of a borrowed chunk, for a consumer that keeps it (small ones come from Node's pool). */
-export function copyOf(chunk: Buffer): Buffer {
+export function copyOf(chunk: Uint8Array): Buffer {
   const copy = Buffer.allocUnsafe(chunk.length);
-  chunk.copy(copy, 0, 0, chunk.length);
+  copy.set(chunk);
   return copy;
+}
+
+/** Whether `data` lies in the shared read buffer: borrowed bytes, overwritten by the next read. */
+export function isBorrowed(data: string | Uint8Array): data is Uint8Array {
+  return readBuffer !== undefined && typeof data !== "string" && data.buffer === readBuffer.buffer;
+}
+
+/**
+ * Where borrowed bytes are copied to be written. A write the kernel takes at once keeps no
+ * reference, so the next one reuses it; a write that must wait keeps it, and the next write
+ * gets a fresh one.
+ */
+let writeScratch: Buffer | undefined;
+
+/**
+ * Writes borrowed bytes to `socket` without letting the write keep a reference into the
+ * shared read buffer: a write that will be queued behind others gets its own copy; otherwise
+ * the bytes go through the reused write scratch, which the write keeps only if the kernel
+ * did not take all of it. Returns what `socket.write` returned.
+ */
+export function writeBorrowed(socket: net.Socket, view: Uint8Array): boolean {
+  if (socket.writableLength > 0 || socket.writableCorked > 0) return socket.write(copyOf(view));
+  let scratch = writeScratch;
+  if (scratch === undefined || scratch.length < view.length) {
+    scratch = Buffer.allocUnsafeSlow(Math.max(READ_BUFFER_BYTES, view.length));
+  }
+  scratch.set(view);
+  writeScratch = undefined; // lent to this write until we know it completed
+  const ok = socket.write(scratch.subarray(0, view.length));
+  if (socket.writableLength === 0) writeScratch = scratch; // the kernel took it all: reuse
+  return ok;
 }
 
 function sourceHas(fn: unknown, ...texts: string[]): boolean {

@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import { LimitExceededError } from "../errors.js";
+import { copyOf, isBorrowed } from "./fast-read.js";
 
 /** What happens to a client whose unsent bytes pass the high-water mark during a broadcast. */
 export type SlowClientPolicy = "drop" | "disconnect";
@@ -39,7 +40,7 @@ export class Hub {
 
   /** Sends `data` to every writable member but `except`. Encodes a string once. */
   broadcast(members: Iterable<HubMember>, data: string | Uint8Array, except?: object): BroadcastResult {
-    const bytes = typeof data === "string" ? Buffer.from(data) : data;
+    const bytes = typeof data === "string" ? Buffer.from(data) : isBorrowed(data) ? copyOf(data) : data;
     const result: BroadcastResult = { sent: 0, dropped: 0, disconnected: 0 };
     for (const m of members) {
       if (m.handle === except || except === m.socket) continue;

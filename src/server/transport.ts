@@ -2,7 +2,7 @@ import type { Socket } from "node:net";
 import { wrapSocketError } from "../errors.js";
 import type { TimerHandle } from "../internal/clock.js";
 import { startTimer } from "../internal/timer.js";
-import { copyOf } from "./fast-read.js";
+import { copyOf, isBorrowed, writeBorrowed } from "./fast-read.js";
 import { HeldInput } from "./held-input.js";
 import type { Session, SessionRunner } from "./session.js";
 
@@ -25,6 +25,14 @@ export interface Protocol {
   eofReceived?(transport: Transport): boolean | undefined;
   /** The socket closed. `error` is the socket error or the reason the server closed it. */
   connectionLost?(error: Error | undefined, transport: Transport): void;
+  /**
+   * `true`: `dataReceived` may get a view into a buffer the server reuses for its next read
+   * (on the fast read path; see `ServerOptions.fastRead`), valid only until `dataReceived`
+   * returns. Copy what you keep (`Buffer.from(data)`). Writing it or part of it with
+   * `transport.write` is safe: the transport copies what a write must keep. That spares an
+   * allocation per read. Default false: every chunk is the protocol's own, to keep.
+   */
+  readonly borrowsChunks?: boolean | undefined;
   /** The write buffer passed the high-water mark; reading is paused meanwhile. */
   pauseWriting?(transport: Transport): void;
   /** The write buffer drained below the mark; reading resumes. */
@@ -157,6 +165,8 @@ class ProtocolRunner implements SessionRunner {
   #error: Error | undefined;
   #closeTimer: TimerHandle | undefined;
   readonly #fast: boolean;
+  /** The protocol takes borrowed chunks (fast read path only). */
+  readonly #borrows: boolean;
   #held: HeldInput | undefined;
 
   constructor(session: Session, protocol: Protocol) {
@@ -165,6 +175,7 @@ class ProtocolRunner implements SessionRunner {
     this.#protocol = protocol;
     this.transport = createTransport(this);
     this.#fast = session.readPath === "onread";
+    this.#borrows = this.#fast && protocol.borrowsChunks === true;
   }
 
   get handle(): Transport {
@@ -189,7 +200,8 @@ class ProtocolRunner implements SessionRunner {
   write(data: string | Uint8Array): boolean {
     if (!this.writable) return false;
     const socket = this.socket;
-    socket.write(data);
+    if (isBorrowed(data)) writeBorrowed(socket, data);
+    else socket.write(data);
     if (socket.writableLength <= this.session.host.settings.highWaterMark) return true;
     if (!this.#flowPaused) {
       this.#flowPaused = true;
@@ -250,7 +262,7 @@ class ProtocolRunner implements SessionRunner {
     const held = this.#held;
     if (this.#userPaused || this.#flowPaused || (held !== undefined && held.bytes > 0)) {
       (this.#held ??= new HeldInput()).hold(copyOf(chunk), this.socket);
-    } else this.#data(copyOf(chunk));
+    } else this.#data(this.#borrows ? chunk : copyOf(chunk));
   }
 
   closed(): void {

@@ -46,6 +46,16 @@ class KeepAll implements Protocol {
   }
 }
 
+/** Borrows its chunks and writes each back in two parts: a view of a view, written twice. */
+const halves: Protocol = {
+  borrowsChunks: true,
+  dataReceived(data: Buffer, transport: Transport): void {
+    const middle = data.length >> 1;
+    transport.write(data.subarray(0, middle));
+    transport.write(data.subarray(middle));
+  },
+};
+
 /** Resolves with every byte `s` receives until the server's FIN. */
 function drain(s: net.Socket): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -331,6 +341,12 @@ describe("Reused bytes are never seen twice", () => {
       const { sent, received } = await slowReaders(t, port, 3, 8 * 1024 * 1024);
       assertEchoes(sent, received);
       assert.equal(server.stats().readPath, readPath);
+    });
+
+    it(`copies what a write keeps of a borrowed chunk (${readPath})`, opts, async (t) => {
+      const { port } = await serve(t, { protocol: () => halves }, { fastRead });
+      const { sent, received } = await slowReaders(t, port, 3, 8 * 1024 * 1024);
+      assertEchoes(sent, received);
     });
 
     it(`lets a protocol keep every chunk it was given (${readPath})`, opts, async (t) => {
