@@ -4,11 +4,11 @@ import net from "node:net";
  * The fast read path of accepted sockets: reads land in one reused buffer instead of a fresh
  * 64 KiB allocation per read (Node's `'data'` path). Node gives the public `onread` option
  * to `net.connect` only; a `net.Server` builds its sockets without it. So the server listens
- * with `pauseOnConnect` and wraps each accepted socket's handle in a new `net.Socket` that has
- * `onread`. That touches Node internals (`_handle`, `_server`, `server._connections`), so it
- * runs only where they look exactly as tested, and falls back to the public path by itself
- * otherwise (docs/architecture.md, "The fast read path", says how to remove it once Node
- * offers a public way).
+ * with `pauseOnConnect` and gives each accepted socket, before it reads anything, what the
+ * `onread` option would have given it. That touches Node internals (the socket's `kBuffer`
+ * and `kBufferCb` fields, its `_handle`), so it runs only where they look exactly as tested,
+ * and falls back to the public path by itself otherwise (docs/architecture.md, "The fast
+ * read path", says how to remove it once Node offers a public way).
  *
  * Whoever receives a borrowed chunk (see {@link adoptSocket}) must copy what it keeps before
  * returning: the next read on any accepted socket overwrites it.
@@ -30,19 +30,12 @@ const READ_BUFFER_BYTES = 64 * 1024;
 let readBuffer: Buffer | undefined;
 
 /** Node's private parts the fast path reads and writes. */
-interface SocketInternals {
-  _handle: HandleInternals | null;
-  _server: net.Server | null;
-  server: net.Server | null;
-}
 interface HandleInternals {
   reading?: unknown;
   readStart?: unknown;
   readStop?: unknown;
-  useUserBuffer?: unknown;
-}
-interface ServerInternals {
-  _connections?: unknown;
+  useUserBuffer?: (buffer: Uint8Array) => void;
+  onread?: unknown;
 }
 
 /** What decides whether Node's internals are as tested; replaceable in tests. */
@@ -53,21 +46,25 @@ export interface NodeInternals {
   Socket: typeof net.Socket;
 }
 
+/** The private fields of `net.Socket` that hold an `onread` buffer and callback. */
+export interface OnreadKeys {
+  buffer: symbol;
+  callback: symbol;
+}
+
 /**
- * Why the fast path cannot run on `node` (undefined when it can). Checks, without I/O: the
- * Node major version is one tested; a `net.Socket` made with `onread` keeps the buffer and
- * callback it was given; its `_destroy` still decrements its server's `_connections` (which
- * keeps `server.close()` working for a re-wrapped socket); `pause` stops the handle.
+ * Why the fast path cannot run on `node`, or the keys it uses when it can.
+ * Checks, without I/O: the Node major version is one tested; a `net.Socket` made with
+ * `onread` keeps the buffer and callback in its `kBuffer` and `kBufferCb` fields (found by
+ * those descriptions, as the only fields holding them); `pause`/`resume` stop and start such
+ * a socket's handle.
  */
-export function fastReadProblem(node: NodeInternals): string | undefined {
+export function probeFastRead(node: NodeInternals): string | OnreadKeys {
   const major = Number(node.version.split(".")[0]);
   if (!TESTED_NODE_MAJORS.includes(major)) {
     return `Node ${node.version} is not one the fast read path was tested on (${TESTED_NODE_MAJORS.join(", ")})`;
   }
   const proto = node.Socket.prototype as unknown as Record<string, unknown>;
-  if (!sourceHas(proto._destroy, "this._server._connections--")) {
-    return "net.Socket's _destroy no longer counts down its server's _connections";
-  }
   if (
     !sourceHas(proto.pause, "this[kBuffer]", "readStop()") ||
     !sourceHas(proto.resume, "this[kBuffer]", "tryReadStart(")
@@ -82,70 +79,80 @@ export function fastReadProblem(node: NodeInternals): string | undefined {
   } catch (err) {
     return `new net.Socket({ onread }) throws: ${(err as Error).message}`;
   }
-  const kept = Object.getOwnPropertySymbols(probe).map((s) => (probe as unknown as Record<symbol, unknown>)[s]);
+  const fields = probe as unknown as Record<symbol, unknown>;
+  const symbols = Object.getOwnPropertySymbols(probe);
+  const holding = (value: unknown) => symbols.filter((s) => fields[s] === value);
+  const [bufferKey, ...moreBuffer] = holding(buffer);
+  const [callbackKey, ...moreCallback] = holding(callback);
   probe.destroy();
-  if (!kept.includes(buffer) || !kept.includes(callback)) return "net.Socket ignores its onread option";
-  return undefined;
+  if (bufferKey?.description !== "kBuffer" || callbackKey?.description !== "kBufferCb") {
+    return "net.Socket no longer keeps its onread buffer and callback in kBuffer and kBufferCb";
+  }
+  if (moreBuffer.length > 0 || moreCallback.length > 0) return "net.Socket keeps its onread option twice";
+  return { buffer: bufferKey, callback: callbackKey };
 }
 
 /**
- * {@link fastReadProblem} for the running Node. Each server asks when it is made (it costs
+ * {@link probeFastRead} for the running Node. Each server asks when it is made (it costs
  * one socket object without a handle), so a change to `net` made at run time is seen.
  */
-export function runningNodeProblem(): string | undefined {
-  return fastReadProblem({ version: process.versions.node, Socket: net.Socket });
+export function probeRunningNode(): string | OnreadKeys {
+  return probeFastRead({ version: process.versions.node, Socket: net.Socket });
 }
 
+/** `onStreamRead` functions seen to call an onread socket's callback (their source is checked once). */
+const checkedOnread = new WeakSet<object>();
+
 /**
- * Re-wraps the accepted `socket` (from a `pauseOnConnect` listener) so that it reads into the
- * shared buffer: `onRead(nread, buffer)` runs with the socket as `this` for every read, and the
- * bytes `buffer[0, nread)` are borrowed until it returns. Returns the new socket, which owns
- * the handle and counts toward `listener`'s connections (the old one is destroyed without
- * touching either), or undefined when the socket is not as tested (then nothing was changed
- * and the caller serves `socket` on the public path, resuming it).
+ * Turns the accepted `socket` (from a `pauseOnConnect` listener) into an `onread` socket that
+ * reads into the shared buffer, as if `net.Socket` had been made with `onread`: its
+ * `kBuffer`/`kBufferCb` fields get the buffer and `onRead`, its handle is told to read into
+ * the buffer (`useUserBuffer`, what Node's own constructor calls), and it is resumed.
+ * `onRead(nread, buffer)` then runs with the socket as `this` for every read, and
+ * `buffer[0, nread)` is borrowed until it returns. The socket stays the one the listener
+ * counts, so connection counts and `close()` are Node's own. Returns false, having changed
+ * nothing, when the socket is not as tested: the caller then serves it on the public path.
  */
 export function adoptSocket(
   socket: net.Socket,
-  listener: net.Server,
+  keys: OnreadKeys,
   onRead: (this: net.Socket, nread: number, buffer: Buffer) => void,
-): net.Socket | undefined {
-  const old = socket as unknown as SocketInternals;
-  const handle = old._handle;
-  const count = (listener as unknown as ServerInternals)._connections;
+): boolean {
+  const fields = socket as unknown as Record<symbol, unknown> & { _handle?: HandleInternals | null };
+  const handle = fields._handle;
   const asTested =
     socket.constructor === net.Socket &&
-    old._server === listener &&
-    typeof count === "number" &&
-    count >= 1 &&
+    fields[keys.buffer] === null &&
+    fields[keys.callback] === null &&
+    Object.hasOwn(socket, keys.buffer) &&
+    Object.hasOwn(socket, keys.callback) &&
     handle !== null &&
     typeof handle === "object" &&
     handle.reading === false &&
     typeof handle.readStart === "function" &&
     typeof handle.readStop === "function" &&
     typeof handle.useUserBuffer === "function" &&
+    callsOnreadCallback(handle.onread) &&
     !socket.destroyed &&
     socket.readableFlowing === false &&
     socket.readableLength === 0 &&
     socket.listenerCount("data") === 0;
-  if (!asTested) return undefined;
+  if (!asTested) return false;
   readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES); // its own memory, never Node's pool
-  const adopted = new net.Socket({
-    handle,
-    allowHalfOpen: true,
-    readable: true,
-    writable: true,
-    onread: { buffer: readBuffer, callback: onRead },
-  } as net.SocketConstructorOpts);
-  // The new socket took the handle (and started reading); the old one lets go of the handle
-  // and the server, so destroying it closes nothing and counts nothing down.
-  old._handle = null;
-  old._server = null;
-  old.server = null;
-  socket.destroy();
-  const fresh = adopted as unknown as SocketInternals;
-  fresh._server = listener;
-  fresh.server = listener;
-  return adopted;
+  fields[keys.buffer] = readBuffer;
+  fields[keys.callback] = onRead;
+  handle.useUserBuffer?.(readBuffer);
+  socket.resume(); // starts the handle reading (Socket#resume, for an onread socket)
+  return true;
+}
+
+/** Whether `onread` (a handle's read callback) hands reads to an onread socket's callback. */
+function callsOnreadCallback(onread: unknown): boolean {
+  if (typeof onread !== "function") return false;
+  if (checkedOnread.has(onread)) return true;
+  if (!sourceHas(onread, "stream[kBufferCb](nread, userBuf)")) return false;
+  checkedOnread.add(onread);
+  return true;
 }
 
 /** A copy of a borrowed chunk, for a consumer that keeps it (small ones come from Node's pool). */

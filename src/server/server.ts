@@ -7,7 +7,7 @@ import { deferred } from "../internal/deferred.js";
 import { checkingInvariants, invariant } from "../internal/invariant.js";
 import { startTimer } from "../internal/timer.js";
 import { validateOptions } from "../internal/validate.js";
-import { adoptSocket, type ReadPath, runningNodeProblem } from "./fast-read.js";
+import { adoptSocket, type OnreadKeys, probeRunningNode, type ReadPath } from "./fast-read.js";
 import { type ResolvedHandler, resolveHandler, type ServerHandler } from "./handler.js";
 import { Handshakes } from "./handshakes.js";
 import { type BroadcastResult, Hub } from "./hub.js";
@@ -47,10 +47,10 @@ type Counts = Omit<ServerStats, "state" | "current" | "handshaking" | "bytesIn" 
  *   object, so none of it is on the public surface.
  * - `#closedBytesIn/Out`: bytes of sessions already closed (live ones are summed on demand).
  * - `#drained`: resolves when `#sessions` empties while closing.
- * - `#readPath`: how new clients are read (fast-read.ts). `onread` only for a plain TCP or
- *   Unix listener made with `pauseOnConnect`, and only while every accepted socket was as
- *   tested; it falls to `data` for good at the first one that was not. `#pausesOnConnect`:
- *   the listener pauses what it accepts, so a socket not adopted is resumed.
+ * - `#onread`: the keys of the fast read path (fast-read.ts) while new clients take it: set
+ *   when Node is as tested and `fastRead` is on; cleared for a TLS listener, and for good at
+ *   the first accepted socket that is not as tested. `#pausesOnConnect`: the listener pauses
+ *   what it accepts, so a socket not adopted is resumed.
  */
 export class Server extends EventEmitter implements AsyncDisposable {
   readonly #settings: ServerSettings;
@@ -78,7 +78,7 @@ export class Server extends EventEmitter implements AsyncDisposable {
   #closedBytesOut = 0;
   #closing: Promise<void> | undefined;
   readonly #drained = deferred<void>();
-  #readPath: ReadPath;
+  #onread: OnreadKeys | undefined;
   #pausesOnConnect = false;
 
   /** Throws InvalidArgumentError naming the option and value when a handler or option is bad. */
@@ -86,7 +86,8 @@ export class Server extends EventEmitter implements AsyncDisposable {
     super();
     this.#handler = resolveHandler(handler);
     this.#settings = resolveServerOptions(options);
-    this.#readPath = this.#settings.fastRead && runningNodeProblem() === undefined ? "onread" : "data";
+    const node = this.#settings.fastRead ? probeRunningNode() : "fastRead is false";
+    if (typeof node !== "string") this.#onread = node;
     this.#hub = new Hub(this.#settings.highWaterMark, this.#settings.slowClientPolicy);
     this.#host = {
       settings: this.#settings,
@@ -121,9 +122,9 @@ export class Server extends EventEmitter implements AsyncDisposable {
       const failed = () => this.#counts.tlsErrors++;
       this.#handshakes = new Handshakes(secure, this.#settings.handshakeTimeout, failed, report);
       listener = secure;
-      this.#readPath = "data"; // TLS reads through its own socket, on the public path
+      this.#onread = undefined; // TLS reads through its own socket, on the public path
     } else {
-      this.#pausesOnConnect = this.#readPath === "onread";
+      this.#pausesOnConnect = this.#onread !== undefined;
       listener = net.createServer({ allowHalfOpen: true, pauseOnConnect: this.#pausesOnConnect }, onSocket);
     }
     this.#listener = listener;
@@ -175,7 +176,7 @@ export class Server extends EventEmitter implements AsyncDisposable {
       bytesOut += s.socket.bytesWritten;
     }
     const handshaking = this.#handshakes?.size ?? 0;
-    const readPath = this.#readPath;
+    const readPath: ReadPath = this.#onread ? "onread" : "data";
     return {
       state: this.#state,
       current: this.#sessions.size,
@@ -243,10 +244,10 @@ export class Server extends EventEmitter implements AsyncDisposable {
       if ((this.#perAddress.get(address) ?? 0) >= s.maxConnectionsPerAddress) return void this.#reject(accepted);
     }
     if (this.#sessions.size >= s.maxConnections) return void this.#reject(accepted);
-    const socket = this.#adopt(accepted);
+    const socket = accepted;
     if (s.noDelay) socket.setNoDelay(true);
     if (s.keepAlive) socket.setKeepAlive(true, 30_000);
-    const session = new Session(this.#host, socket, address, socket === accepted ? "data" : "onread");
+    const session = new Session(this.#host, socket, address, this.#adopt(socket));
     const h = this.#handler;
     let runner: StreamRunner | ReturnType<typeof protocolRunner>;
     if (h.kind === "stream") runner = new StreamRunner(session, h.run);
@@ -267,15 +268,14 @@ export class Server extends EventEmitter implements AsyncDisposable {
     if (checkingInvariants) this.#checkInvariants();
   }
 
-  /** The socket to serve: `accepted` re-wrapped for the fast read path, or itself (resumed). */
-  #adopt(accepted: net.Socket): net.Socket {
-    if (this.#readPath === "onread") {
-      const adopted = adoptSocket(accepted, this.#listener as net.Server, sessionRead);
-      if (adopted) return adopted;
-      this.#readPath = "data"; // not as tested: the public path from now on
+  /** Puts `socket` on the fast read path if it can take it; else on the public one (resumed). */
+  #adopt(socket: net.Socket): ReadPath {
+    if (this.#onread) {
+      if (adoptSocket(socket, this.#onread, sessionRead)) return "onread";
+      this.#onread = undefined; // not as tested: the public path from now on
     }
-    if (this.#pausesOnConnect) accepted.resume(); // its data flows from the next tick, once listened to
-    return accepted;
+    if (this.#pausesOnConnect) socket.resume(); // its data flows from the next tick, once listened to
+    return "data";
   }
 
   #reject(socket: net.Socket): void {

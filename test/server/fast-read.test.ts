@@ -1,6 +1,6 @@
 /**
  * The fast read path (docs/architecture.md, "The fast read path"): accepted TCP and Unix
- * sockets read into one reused buffer through a re-wrapped handle. These tests state which
+ * sockets read into one reused buffer, given to them as the `onread` option would. These tests state which
  * path runs on this Node, prove that no reused bytes reach a client or a handler corrupted,
  * and check counts, limits, close() and TLS on the fast path and on the public fallback
  * (forced by the option, and by the feature detection failing).
@@ -16,7 +16,13 @@ import { after, describe, it, type TestContext } from "node:test";
 import tls from "node:tls";
 import { type Connection, connect, InvalidArgumentError } from "sockpool";
 import { deferred } from "../../src/internal/deferred.js";
-import { adoptSocket, fastReadProblem, runningNodeProblem, TESTED_NODE_MAJORS } from "../../src/server/fast-read.js";
+import {
+  adoptSocket,
+  type OnreadKeys,
+  probeFastRead,
+  probeRunningNode,
+  TESTED_NODE_MAJORS,
+} from "../../src/server/fast-read.js";
 import { createEchoServer, createServer, type Protocol, type Server, type Transport } from "../../src/server/index.js";
 import { assertNoOpenSockets, rawServer, TEST_TIMEOUT, until } from "../helpers/net.js";
 import { selfSigned } from "../helpers/tls.js";
@@ -103,7 +109,11 @@ async function slowReaders(t: TestContext, port: number, clients: number, bytes:
 
 describe("Which read path runs", () => {
   it(`reads TCP clients through onread on this Node (${process.version})`, opts, async (t) => {
-    assert.equal(runningNodeProblem(), undefined, "this Node's internals are the ones tested");
+    assert.equal(
+      typeof probeRunningNode(),
+      "object",
+      `this Node's internals are the ones tested: ${probeRunningNode()}`,
+    );
     const { server, port } = await serve(t, createEchoServer());
     assert.equal(server.stats().readPath, "onread");
     const s = await dial(t, port);
@@ -169,40 +179,50 @@ describe("Which read path runs", () => {
 
 describe("The feature detection", () => {
   it("accepts the running Node and refuses untested versions and changed internals", opts, () => {
-    assert.ok(TESTED_NODE_MAJORS.includes(Number(process.versions.node.split(".")[0])));
-    assert.equal(fastReadProblem({ version: process.versions.node, Socket: net.Socket }), undefined);
-    assert.match(fastReadProblem({ version: "99.0.0", Socket: net.Socket }) ?? "", /Node 99\.0\.0 is not one/);
+    const here = process.versions.node;
+    assert.ok(TESTED_NODE_MAJORS.includes(Number(here.split(".")[0])));
+    const keys = probeFastRead({ version: here, Socket: net.Socket }) as OnreadKeys;
+    assert.deepEqual([keys.buffer.description, keys.callback.description], ["kBuffer", "kBufferCb"]);
+    assert.match(String(probeFastRead({ version: "99.0.0", Socket: net.Socket })), /Node 99\.0\.0 is not one/);
     class IgnoresOnread extends net.Socket {
       constructor(options?: net.SocketConstructorOpts) {
         const { onread: _ignored, ...rest } = (options ?? {}) as { onread?: unknown };
         super(rest);
       }
     }
-    assert.match(
-      fastReadProblem({ version: process.versions.node, Socket: IgnoresOnread }) ?? "",
-      /ignores its onread option/,
-    );
-    class CountsNothing extends net.Socket {
-      override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
-        super._destroy(err, cb);
+    assert.match(String(probeFastRead({ version: here, Socket: IgnoresOnread })), /no longer keeps its onread/);
+    class KeepsItElsewhere extends net.Socket {
+      constructor(options?: net.SocketConstructorOpts) {
+        const { onread, ...rest } = (options ?? {}) as { onread?: { buffer: unknown; callback: unknown } };
+        super(rest);
+        const fields = this as unknown as Record<symbol, unknown>;
+        fields[Symbol("readBuffer")] = onread?.buffer;
+        fields[Symbol("readCallback")] = onread?.callback;
       }
     }
-    assert.match(fastReadProblem({ version: process.versions.node, Socket: CountsNothing }) ?? "", /_connections/);
+    assert.match(String(probeFastRead({ version: here, Socket: KeepsItElsewhere })), /kBuffer and kBufferCb/);
+    class PausesOnlyTheStream extends net.Socket {
+      override pause(): this {
+        return this;
+      }
+    }
+    assert.match(String(probeFastRead({ version: here, Socket: PausesOnlyTheStream })), /pause\/resume/);
   });
 
   it("serves on the public path, with counts and close() right, when the detection fails", opts, async (t) => {
-    // A Node whose Socket#_destroy no longer counts its server's connections down.
-    const proto = net.Socket.prototype as unknown as { _destroy: (...args: unknown[]) => void };
-    const original = proto._destroy;
-    proto._destroy = function (this: net.Socket, ...args: unknown[]) {
+    // A Node whose Socket#pause no longer stops an onread socket's handle.
+    const proto = net.Socket.prototype as unknown as { pause: (...args: unknown[]) => unknown };
+    const original = proto.pause;
+    proto.pause = function (this: net.Socket, ...args: unknown[]) {
       return original.apply(this, args);
     };
     let server: Server;
     try {
       server = createEchoServer(LIMITS);
     } finally {
-      proto._destroy = original;
+      proto.pause = original;
     }
+    assert.equal(server.stats().readPath, "data");
     await checkCountsAndClose(t, server, "data");
   });
 
@@ -222,16 +242,17 @@ describe("The feature detection", () => {
   });
 
   it("adoptSocket refuses a socket that is already reading and changes nothing", opts, async (t) => {
-    const accepted = deferred<{ socket: net.Socket; server: net.Server }>();
-    const raw = await rawServer(t, (socket) => accepted.resolve({ socket, server: raw.server }));
+    const accepted = deferred<net.Socket>();
+    const raw = await rawServer(t, (socket) => accepted.resolve(socket));
     const client = await dial(t, raw.port);
-    const { socket, server } = await accepted.promise;
-    const handle = (socket as unknown as { _handle: unknown })._handle;
+    const socket = await accepted.promise;
+    const keys = probeRunningNode() as OnreadKeys;
     assert.equal(
-      adoptSocket(socket, server, () => {}),
-      undefined,
+      adoptSocket(socket, keys, () => {}),
+      false,
     );
-    assert.equal((socket as unknown as { _handle: unknown })._handle, handle, "the socket keeps its handle");
+    const fields = socket as unknown as Record<symbol, unknown>;
+    assert.deepEqual([fields[keys.buffer], fields[keys.callback]], [null, null], "the socket is unchanged");
     const got = collect(client);
     socket.on("data", (d: Buffer) => socket.write(d));
     client.write("still served");
