@@ -155,10 +155,13 @@ function callsOnreadCallback(onread: unknown): boolean {
   return true;
 }
 
-/** A copy of a borrowed chunk, for a consumer that keeps it (small ones come from Node's pool). */
-export function copyOf(chunk: Uint8Array): Buffer {
-  const copy = Buffer.allocUnsafe(chunk.length);
-  copy.set(chunk);
+/**
+ * A copy of borrowed bytes (`bytes[0, n)`, all of them by default), for a consumer that keeps
+ * them; small copies come from Node's pool.
+ */
+export function copyOf(bytes: Uint8Array, n = bytes.length): Buffer {
+  const copy = Buffer.allocUnsafe(n);
+  copy.set(n === bytes.length ? bytes : bytes.subarray(0, n));
   return copy;
 }
 

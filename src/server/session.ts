@@ -30,10 +30,11 @@ export interface SessionRunner {
   readonly handle: object | undefined;
   run(): void;
   /**
-   * The fast read path (`readPath` "onread"): bytes arrived. `chunk` is borrowed: it is
-   * overwritten by the next read, so the runner copies what it keeps before returning.
+   * The fast read path (`readPath` "onread"): `buffer[0, nread)` arrived. The bytes are
+   * borrowed: the next read overwrites them, so the runner copies what it keeps before
+   * returning.
    */
-  received(chunk: Buffer): void;
+  received(buffer: Buffer, nread: number): void;
   /** Server shutdown: input ends after what was received, so the handler finishes its work. */
   endInput(): void;
   /** Closes at once; a handler waiting on the connection sees `reason`. */
@@ -215,12 +216,11 @@ export class Session implements HubMember {
     sessionRead = function (this: Socket, nread: number, buffer: Buffer) {
       const session = sessionOf.get(this);
       if (session === undefined || this.destroyed) return;
-      const chunk = buffer.subarray(0, nread);
-      const complete = session.#lines ? session.#guardLine(chunk) : -1; // keeps nothing of the chunk
-      if (complete < 0) session.#runner?.received(chunk);
+      const complete = session.#lines ? session.#guardLine(buffer.subarray(0, nread)) : -1; // keeps nothing
+      if (complete < 0) session.#runner?.received(buffer, nread);
       else {
         // A line passed the maximum: the lines complete before it are still delivered.
-        if (complete > 0) session.#runner?.received(chunk.subarray(0, complete));
+        if (complete > 0) session.#runner?.received(buffer, complete);
         session.#tooLong();
       }
     };

@@ -48,8 +48,8 @@ export class StreamRunner implements SessionRunner {
   }
 
   /** The fast read path: the connection's buffer keeps chunks, so it gets a copy. */
-  received(chunk: Buffer): void {
-    if (this.#conn) feedConnection(this.#conn, copyOf(chunk));
+  received(buffer: Buffer, nread: number): void {
+    if (this.#conn) feedConnection(this.#conn, copyOf(buffer, nread));
   }
 
   endInput(): void {

@@ -257,12 +257,12 @@ class ProtocolRunner implements SessionRunner {
   }
 
   /** The fast read path: a protocol may keep its chunk, so it gets its own copy. */
-  received(chunk: Buffer): void {
+  received(buffer: Buffer, nread: number): void {
     if (this.#eof) return;
     const held = this.#held;
     if (this.#userPaused || this.#flowPaused || (held !== undefined && held.bytes > 0)) {
-      (this.#held ??= new HeldInput()).hold(copyOf(chunk), this.socket);
-    } else this.#data(this.#borrows ? chunk : copyOf(chunk));
+      (this.#held ??= new HeldInput()).hold(copyOf(buffer, nread), this.socket);
+    } else this.#data(this.#borrows ? buffer.subarray(0, nread) : copyOf(buffer, nread));
   }
 
   closed(): void {
