@@ -171,29 +171,33 @@ export function isBorrowed(data: string | Uint8Array): data is Uint8Array {
 }
 
 /**
- * Where borrowed bytes are copied to be written. A write the kernel takes at once keeps no
- * reference, so the next one reuses it; a write that must wait keeps it, and the next write
- * gets a fresh one.
+ * Where borrowed bytes are copied to be written. The writes of one batch (one call of
+ * `dataReceived`, corked) are copied in one after another; once the batch is flushed, a
+ * socket that took every byte at once leaves the scratch free for the next batch, and one
+ * that must wait keeps it (its write refers to it), so the next batch gets a fresh one.
  */
-let writeScratch: Buffer | undefined;
+let scratch: Buffer | undefined;
+let scratchUsed = 0;
 
 /**
- * Writes borrowed bytes to `socket` without letting the write keep a reference into the
- * shared read buffer: a write that will be queued behind others gets its own copy; otherwise
- * the bytes go through the reused write scratch, which the write keeps only if the kernel
- * did not take all of it. Returns what `socket.write` returned.
+ * A copy of borrowed bytes for a write of the current batch: a slice of the write scratch
+ * while it has room, else a copy of its own.
  */
-export function writeBorrowed(socket: net.Socket, view: Uint8Array): boolean {
-  if (socket.writableLength > 0 || socket.writableCorked > 0) return socket.write(copyOf(view));
-  let scratch = writeScratch;
-  if (scratch === undefined || scratch.length < view.length) {
-    scratch = Buffer.allocUnsafeSlow(Math.max(READ_BUFFER_BYTES, view.length));
-  }
-  scratch.set(view);
-  writeScratch = undefined; // lent to this write until we know it completed
-  const ok = socket.write(scratch.subarray(0, view.length));
-  if (socket.writableLength === 0) writeScratch = scratch; // the kernel took it all: reuse
-  return ok;
+export function lendScratch(view: Uint8Array): Buffer {
+  scratch ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+  const end = scratchUsed + view.length;
+  if (end > scratch.length) return copyOf(view);
+  scratch.set(view, scratchUsed);
+  const slice = scratch.subarray(scratchUsed, end);
+  scratchUsed = end;
+  return slice;
+}
+
+/** The batch was flushed to `socket`: the scratch is free again unless a write still holds it. */
+export function settleScratch(socket: net.Socket): void {
+  if (scratchUsed === 0) return;
+  if (socket.writableLength > 0) scratch = undefined; // left to the pending write
+  scratchUsed = 0;
 }
 
 function sourceHas(fn: unknown, ...texts: string[]): boolean {

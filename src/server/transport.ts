@@ -2,7 +2,7 @@ import type { Socket } from "node:net";
 import { wrapSocketError } from "../errors.js";
 import type { TimerHandle } from "../internal/clock.js";
 import { startTimer } from "../internal/timer.js";
-import { copyOf, isBorrowed, writeBorrowed } from "./fast-read.js";
+import { copyOf, isBorrowed, lendScratch, settleScratch } from "./fast-read.js";
 import { HeldInput } from "./held-input.js";
 import type { Session, SessionRunner } from "./session.js";
 
@@ -16,7 +16,10 @@ import type { Session, SessionRunner } from "./session.js";
 export interface Protocol {
   /** The connection is up; keep `transport` to write. */
   connectionMade?(transport: Transport): void;
-  /** A chunk arrived. Chunk boundaries are arbitrary: frame them yourself (see codecs). */
+  /**
+   * A chunk arrived. Chunk boundaries are arbitrary: frame them yourself (see codecs). What
+   * this writes leaves in one batch (one write or writev) when it returns.
+   */
   dataReceived?(data: Buffer, transport: Transport): void;
   /**
    * The peer half-closed, or the server is shutting down. Return `true` to keep the write side
@@ -167,6 +170,9 @@ class ProtocolRunner implements SessionRunner {
   readonly #fast: boolean;
   /** The protocol takes borrowed chunks (fast read path only). */
   readonly #borrows: boolean;
+  /** Inside `dataReceived`: writes are batched (`#corked` once the first one corked the socket). */
+  #batching = false;
+  #corked = false;
   #held: HeldInput | undefined;
 
   constructor(session: Session, protocol: Protocol) {
@@ -200,8 +206,13 @@ class ProtocolRunner implements SessionRunner {
   write(data: string | Uint8Array): boolean {
     if (!this.writable) return false;
     const socket = this.socket;
-    if (isBorrowed(data)) writeBorrowed(socket, data);
-    else socket.write(data);
+    if (this.#batching) {
+      if (!this.#corked) {
+        this.#corked = true;
+        socket.cork(); // until dataReceived returns: its writes leave as one
+      }
+      socket.write(isBorrowed(data) ? lendScratch(data) : data);
+    } else socket.write(isBorrowed(data) ? copyOf(data) : data); // a stale view: its bytes as they are now
     if (socket.writableLength <= this.session.host.settings.highWaterMark) return true;
     if (!this.#flowPaused) {
       this.#flowPaused = true;
@@ -278,12 +289,20 @@ class ProtocolRunner implements SessionRunner {
     }
   }
 
+  /** Runs `dataReceived`; what it writes leaves in one batch (one write or writev) when it returns. */
   #data(chunk: Buffer): void {
+    this.#batching = true;
     try {
       this.#protocol.dataReceived?.(chunk, this.transport);
     } catch (err) {
       this.session.host.report(err, this.transport);
       this.close();
+    }
+    this.#batching = false;
+    if (this.#corked) {
+      this.#corked = false;
+      this.socket.uncork();
+      settleScratch(this.socket);
     }
     if (this.#eofAfter !== undefined && (this.#eofAfter -= chunk.length) <= 0) this.#ended();
   }
