@@ -3,9 +3,9 @@ import type { Decoder } from "../codec/codec.js";
 import { DEFAULT_MAX_LINE } from "../codec/lines.js";
 import { ConnectionClosedError, wrapSocketError } from "../errors.js";
 import type { WaitOptions } from "../internal/cancel.js";
-import { deferred } from "../internal/deferred.js";
+import { type Deferred, deferred } from "../internal/deferred.js";
 import { startTimer } from "../internal/timer.js";
-import { Reader, type ReadUntilOptions } from "./reader.js";
+import { type ChunkResult, Reader, type ReadUntilOptions } from "./reader.js";
 import { Writer } from "./writer.js";
 
 export type { ReadUntilOptions } from "./reader.js";
@@ -40,6 +40,14 @@ export type ConnectionState = "open" | "closing" | "closed";
 export const DEFAULT_LIMIT = DEFAULT_MAX_LINE;
 const RESOLVED = Promise.resolve();
 
+/** Socket → its Connection, for the shared socket listeners (installed by Connection). */
+const connectionOf = new WeakMap<Socket, Connection>();
+let onData: (this: Socket, chunk: Buffer) => void;
+let onEnd: (this: Socket) => void;
+let onError: (this: Socket, err: Error) => void;
+let onDrain: (this: Socket) => void;
+let onClose: (this: Socket) => void;
+
 // What a pool may do to a Connection and its users may not. These are not methods, so they
 // stay off the public surface (src/index.ts does not export them); the class body installs
 // them, where its private fields are in reach.
@@ -58,14 +66,32 @@ export let lendConnection: (conn: Connection, owner: ConnectionOwner | undefined
 export let watchIdle: (conn: Connection, listener: (() => void) | undefined) => void;
 
 /**
+ * Feeds bytes read from the socket by someone else: a server's fast read path, whose sockets
+ * have no `'data'` events. `chunk` becomes the connection's: pass a copy of a borrowed buffer.
+ */
+export let feedConnection: (conn: Connection, chunk: Buffer) => void;
+
+/**
+ * Says that `conn`'s bytes come through `feedConnection`, from a socket that reads nothing
+ * while paused. Node's `'data'` path goes on reading a paused socket into its own buffer
+ * (up to `readableHighWaterMark`), and what it read counts as received (`endInput`); so
+ * that the same bytes do on both paths, the reader takes that much more before it pauses.
+ */
+export let fedFromOutside: (conn: Connection) => void;
+
+/**
  * Promises over a `net.Socket` or `tls.TLSSocket`: asyncio's StreamReader and StreamWriter
  * in one object. One read runs at a time; writes resolve when the socket takes the bytes.
  * The read side is a {@link Reader} (connection/reader.ts), the write side a {@link Writer}
  * (connection/writer.ts); this class wires them to the socket and owns the lifecycle.
  *
+ * Socket listeners are shared functions that find their connection in a WeakMap, so a
+ * connection costs no closures; what only some connections need is made on first use.
+ *
  * State:
  * - `#state`: see {@link ConnectionState}; `#closing`: the close() promise once closing;
- *   `#closed` resolves on the socket's `close`.
+ *   `#closed`: made when first asked for (`closed`, `close()`), resolved on the socket's
+ *   `close`.
  * - `#owner`: the pool lease this connection is lent to, if any.
  */
 export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
@@ -76,7 +102,7 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
   readonly #closeTimeout: number;
   #state: ConnectionState = "open";
   #closing: Promise<void> | undefined;
-  readonly #closed = deferred<void>();
+  #closed: Deferred<void> | undefined;
   #owner: ConnectionOwner | undefined;
   readonly #createdAt = Date.now();
 
@@ -89,15 +115,14 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     this.#where = where;
     const reader = new Reader(socket, where, options.limit ?? DEFAULT_LIMIT, options.readTimeout);
     this.#reader = reader;
-    this.#writer = new Writer(socket, where, options.writeTimeout, () => {
-      reader.dirty = true;
-    });
+    this.#writer = new Writer(socket, where, options.writeTimeout, reader);
     this.#closeTimeout = options.closeTimeout ?? 2000;
-    socket.on("data", (chunk: Buffer) => reader.feed(chunk));
-    socket.on("end", () => reader.feedEof());
-    socket.on("error", (err) => reader.feedError(wrapSocketError(err, where)));
-    socket.on("drain", () => this.#writer.drain());
-    socket.on("close", () => this.#onClose());
+    connectionOf.set(socket, this);
+    socket.on("data", onData);
+    socket.on("end", onEnd);
+    socket.on("error", onError);
+    socket.on("drain", onDrain);
+    socket.on("close", onClose);
     if (socket.destroyed) queueMicrotask(() => this.#onClose());
   }
 
@@ -107,6 +132,33 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     };
     watchIdle = (conn, listener) => {
       conn.#reader.watcher = listener;
+    };
+    feedConnection = (conn, chunk) => {
+      conn.#reader.feed(chunk);
+    };
+    fedFromOutside = (conn) => {
+      conn.#socket.off("data", onData);
+      conn.#reader.slack = conn.#socket.readableHighWaterMark;
+    };
+    onData = function (this: Socket, chunk: Buffer) {
+      const conn = connectionOf.get(this);
+      if (conn) conn.#reader.feed(chunk);
+    };
+    onEnd = function (this: Socket) {
+      const conn = connectionOf.get(this);
+      if (conn) conn.#reader.feedEof();
+    };
+    onError = function (this: Socket, err: Error) {
+      const conn = connectionOf.get(this);
+      if (conn) conn.#reader.feedError(wrapSocketError(err, conn.#where));
+    };
+    onDrain = function (this: Socket) {
+      const conn = connectionOf.get(this);
+      if (conn) conn.#writer.drain();
+    };
+    onClose = function (this: Socket) {
+      const conn = connectionOf.get(this);
+      if (conn) conn.#onClose();
     };
   }
 
@@ -131,6 +183,8 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
   }
   /** Resolves once the socket has closed, however it closed. Never rejects. */
   get closed(): Promise<void> {
+    if (this.#state === "closed") return RESOLVED;
+    this.#closed ??= deferred<void>();
     return this.#closed.promise;
   }
   /** Unread bytes held in the read buffer. */
@@ -281,7 +335,7 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     const timer = startTimer(() => this.#socket.destroy(), this.#closeTimeout);
     this.#closing = this.#writer
       .end()
-      .then(() => this.#closed.promise)
+      .then(() => this.closed)
       .finally(() => clearTimeout(timer));
     return this.#closing;
   }
@@ -313,13 +367,12 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     return owner ? () => owner.release(this) : () => this.close();
   }
 
-  /** Yields chunks as they arrive until EOF; rethrows socket errors. */
-  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
-    for (;;) {
-      const chunk = await this.read();
-      if (chunk.length === 0) return;
-      yield chunk;
-    }
+  /**
+   * Yields chunks as they arrive until EOF; rethrows socket errors. Each step is one read
+   * (`read()`'s rules: one at a time), with no generator in between.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Buffer> {
+    return new ChunkIterator(this.#reader);
   }
 
   #onClose(): void {
@@ -327,6 +380,23 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     this.#state = "closed";
     this.#reader.closed();
     this.#writer.fail(new ConnectionClosedError("write", this.#where, this.#reader.error));
-    this.#closed.resolve();
+    this.#closed?.resolve();
+  }
+}
+
+/** The iterator of `for await (const chunk of conn)`: each step is one read of the reader. */
+class ChunkIterator implements AsyncIterableIterator<Buffer> {
+  readonly #reader: Reader;
+
+  constructor(reader: Reader) {
+    this.#reader = reader;
+  }
+
+  next(): Promise<ChunkResult> {
+    return this.#reader.nextChunk();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Buffer> {
+    return this;
   }
 }

@@ -10,7 +10,7 @@ import {
   ReadInProgressError,
   ReadTimeoutError,
 } from "../errors.js";
-import { armCancel, type WaitOptions } from "../internal/cancel.js";
+import { armCancel, type Disarm, type WaitOptions } from "../internal/cancel.js";
 import { ReadBuffer } from "./read-buffer.js";
 
 export interface ReadUntilOptions extends WaitOptions {
@@ -18,8 +18,16 @@ export interface ReadUntilOptions extends WaitOptions {
   max?: number | undefined;
 }
 
-/** One attempt of a read on the buffer: a result, a throw, or undefined for "need more bytes". */
-type Attempt<T> = (b: ReadBuffer) => T | undefined;
+/**
+ * One attempt of a read on the buffer: a result, a throw, or undefined for "need more bytes".
+ * Attempts are functions of the class (no closure per reader or per call): what a read
+ * asked for (`#want`, `#sep`, `#decoder`) is kept on the reader while it runs.
+ */
+type Attempt<T> = (r: Reader, b: ReadBuffer) => T | undefined;
+
+/** What `for await (const chunk of conn)` gets per step. */
+export type ChunkResult = IteratorResult<Buffer, undefined>;
+const DONE: ChunkResult = Object.freeze({ done: true, value: undefined }) as ChunkResult;
 
 const NEWLINE = Buffer.from("\n");
 const EMPTY: Buffer = Buffer.alloc(0);
@@ -31,10 +39,16 @@ const EMPTY: Buffer = Buffer.alloc(0);
  *
  * State:
  * - `#buffer`: unread bytes, EOF and the first socket error.
- * - `#reading`: the name of the pending read, or undefined; `#wake` resolves its wait;
- *   `#want`: its size argument (n for readExactly, max for readLine).
+ * - `#reading`: the name of the pending read, or undefined; `#attempt` is its attempt,
+ *   run again whenever bytes, EOF or an error arrive (synchronously, from the feed), and
+ *   `#resolve`/`#reject`/`#disarm` settle it and clear its timer and abort listener.
+ *   `#want`, `#sep`, `#decoder`: what the read in progress asked for (n for readExactly,
+ *   max for readLine and readUntil, readUntil's separator, the frame reads' decoder).
  * - `#paused`: whether we paused the socket for flow control (never while a read waits):
- *   above 2 × limit unread bytes, resumed at ≤ limit or when a read waits.
+ *   above 2 × limit unread bytes (plus `slack`), resumed at ≤ limit or when a read waits.
+ * - `slack`: bytes this reader takes past the pause mark before it pauses: 0, or for a
+ *   socket fed from outside (a server's fast read path) the `readableHighWaterMark` that
+ *   Node itself would go on reading into its buffer after a pause.
  * - `#frames[#frameAt..]`: frames a decoder completed that readFrame has not handed out
  *   yet, and `#framesOf`: that decoder. Byte reads are refused while frames wait.
  * - `dirty`: an operation failed or was cancelled mid-way, so the stream may be out of step.
@@ -50,39 +64,22 @@ export class Reader {
   readonly #readTimeout: number | undefined;
   readonly #buffer = new ReadBuffer();
   #reading: string | undefined;
-  #wake: (() => void) | undefined;
+  #attempt: Attempt<unknown> | undefined;
+  #resolve: ((value: unknown) => void) | undefined;
+  #reject: ((err: unknown) => void) | undefined;
+  #disarm: Disarm | undefined;
   #want = 0;
+  #sep: Buffer | undefined;
+  #decoder: Decoder | undefined;
   #paused = false;
   #frames: Buffer[] | undefined;
   #frameAt = 0;
   #framesOf: Decoder | undefined;
   dirty = false;
+  slack = 0;
   watcher: (() => void) | undefined;
   discarding = false;
   #eofAfter: number | undefined;
-
-  // Attempts are built once per reader, not per call: a read on a hot path then allocates
-  // nothing but its result and promise.
-  readonly #exactly: Attempt<Buffer> = (b) => {
-    const n = this.#want;
-    if (b.size >= n) return b.take(n);
-    if (b.error) throw b.error;
-    if (b.eof) throw new IncompleteReadError(b.takeAll(), n, this.#where);
-    return undefined;
-  };
-
-  readonly #line: Attempt<string | null> = (b) => {
-    const max = this.#want;
-    const hit = b.indexOf(NEWLINE);
-    if (hit >= 0) {
-      if (hit > max) throw this.#limitError("line", max, hit);
-      return b.takeString(hit + 1, hit > 0 && b.byteAt(hit - 1) === 0x0d ? 2 : 1);
-    }
-    if (b.size > max) throw this.#limitError("line", max, b.size);
-    if (b.error) throw b.error;
-    if (b.eof) return b.size > 0 ? b.takeAll().toString("utf8") : null;
-    return undefined;
-  };
 
   constructor(socket: Socket, where: string, limit: number, readTimeout: number | undefined) {
     this.#socket = socket;
@@ -115,11 +112,11 @@ export class Reader {
       this.feedEof(); // the last byte held when the input was ended: now its EOF
       return;
     }
-    if (this.#wake) {
-      this.#wake();
+    if (this.#attempt !== undefined) {
+      this.#retry();
       return;
     }
-    if (!this.#paused && this.#buffer.size > 2 * this.#limit) {
+    if (!this.#paused && this.#buffer.size > 2 * this.#limit + this.slack) {
       this.#paused = true;
       this.#socket.pause();
     }
@@ -174,19 +171,14 @@ export class Reader {
 
   read(max: number, options: WaitOptions | undefined): Promise<Buffer> {
     if (!(max > 0)) return Promise.reject(new InvalidArgumentError(`read max must be > 0, got ${quote(max)}`));
-    return this.#read("read()", options, (b) => {
-      if (b.size > 0) return b.takeChunk(max);
-      if (b.error) throw b.error;
-      if (b.eof) return EMPTY;
-      return undefined;
-    });
+    return this.#read("read()", options, Reader.#chunk, max);
   }
 
   readExactly(n: number, options: WaitOptions | undefined): Promise<Buffer> {
     if (!Number.isInteger(n) || n < 0) {
       return Promise.reject(new InvalidArgumentError(`readExactly n must be an integer ≥ 0, got ${quote(n)}`));
     }
-    return this.#read("readExactly()", options, this.#exactly, n);
+    return this.#read("readExactly()", options, Reader.#exactly, n);
   }
 
   readUntil(separator: string | Buffer, options: ReadUntilOptions | undefined): Promise<Buffer> {
@@ -194,13 +186,18 @@ export class Reader {
     if (sep.length === 0) return Promise.reject(new InvalidArgumentError("readUntil separator must not be empty"));
     const max = options?.max ?? this.#limit;
     if (!isCount(max)) return Promise.reject(maxError("readUntil", max));
-    return this.#read("readUntil()", options, (b) => this.#scanUntil(b, sep, max));
+    return this.#read("readUntil()", options, Reader.#until, max, sep);
   }
 
   readLine(options: ReadUntilOptions | undefined): Promise<string | null> {
     const max = options?.max ?? this.#limit;
     if (!isCount(max)) return Promise.reject(maxError("readLine", max));
-    return this.#read("readLine()", options, this.#line, max);
+    return this.#read("readLine()", options, Reader.#line, max);
+  }
+
+  /** One chunk as an iterator step (`{ done: true }` at EOF): what the Connection's iterator yields. */
+  nextChunk(): Promise<ChunkResult> {
+    return this.#read("read()", undefined, Reader.#step, Number.POSITIVE_INFINITY);
   }
 
   // --- Frame reads ---------------------------------------------------------------------------
@@ -209,15 +206,7 @@ export class Reader {
     const queued = this.#queuedFrames(decoder);
     if (queued instanceof Error) return Promise.reject(queued);
     if (queued !== undefined) return Promise.resolve(this.#shiftFrame(queued));
-    return this.#read("readFrame()", options, (b) => {
-      const frames = this.#decode(b, decoder);
-      if (frames === undefined) return undefined;
-      if (frames.length === 0) return null;
-      this.#frames = frames;
-      this.#frameAt = 0;
-      this.#framesOf = decoder;
-      return this.#shiftFrame(frames);
-    });
+    return this.#read("readFrame()", options, Reader.#frame, 0, undefined, decoder);
   }
 
   readFrames(decoder: Decoder, options: WaitOptions | undefined): Promise<Buffer[]> {
@@ -229,7 +218,7 @@ export class Reader {
       this.#framesOf = undefined;
       return Promise.resolve(rest);
     }
-    return this.#read("readFrames()", options, (b) => this.#decode(b, decoder));
+    return this.#read("readFrames()", options, Reader.#frameBatch, 0, undefined, decoder);
   }
 
   /**
@@ -275,18 +264,70 @@ export class Reader {
     return frame;
   }
 
-  // --- The one pending read ------------------------------------------------------------------
+  // --- The attempts ---------------------------------------------------------------------------
 
-  #scanUntil(b: ReadBuffer, sep: Buffer, max: number): Buffer | undefined {
+  static #chunk(r: Reader, b: ReadBuffer): Buffer | undefined {
+    if (b.size > 0) return b.takeChunk(r.#want);
+    if (b.error) throw b.error;
+    if (b.eof) return EMPTY;
+    return undefined;
+  }
+
+  static #step(_r: Reader, b: ReadBuffer): ChunkResult | undefined {
+    if (b.size > 0) return { done: false, value: b.takeChunk(b.size) };
+    if (b.error) throw b.error;
+    if (b.eof) return DONE;
+    return undefined;
+  }
+
+  static #exactly(r: Reader, b: ReadBuffer): Buffer | undefined {
+    const n = r.#want;
+    if (b.size >= n) return b.take(n);
+    if (b.error) throw b.error;
+    if (b.eof) throw new IncompleteReadError(b.takeAll(), n, r.#where);
+    return undefined;
+  }
+
+  static #line(r: Reader, b: ReadBuffer): string | null | undefined {
+    const max = r.#want;
+    const hit = b.indexOf(NEWLINE);
+    if (hit >= 0) {
+      if (hit > max) throw r.#limitError("line", max, hit);
+      return b.takeString(hit + 1, hit > 0 && b.byteAt(hit - 1) === 0x0d ? 2 : 1);
+    }
+    if (b.size > max) throw r.#limitError("line", max, b.size);
+    if (b.error) throw b.error;
+    if (b.eof) return b.size > 0 ? b.takeAll().toString("utf8") : null;
+    return undefined;
+  }
+
+  static #until(r: Reader, b: ReadBuffer): Buffer | undefined {
+    const sep = r.#sep as Buffer;
+    const max = r.#want;
     const hit = b.indexOf(sep);
     if (hit >= 0) {
-      if (hit + sep.length > max) throw this.#limitError("readUntil() result", max, hit + sep.length);
+      if (hit + sep.length > max) throw r.#limitError("readUntil() result", max, hit + sep.length);
       return b.take(hit + sep.length);
     }
-    if (b.size > max) throw this.#limitError("readUntil() result", max, b.size);
+    if (b.size > max) throw r.#limitError("readUntil() result", max, b.size);
     if (b.error) throw b.error;
-    if (b.eof) throw new IncompleteReadError(b.takeAll(), undefined, this.#where);
+    if (b.eof) throw new IncompleteReadError(b.takeAll(), undefined, r.#where);
     return undefined;
+  }
+
+  static #frame(r: Reader, b: ReadBuffer): Buffer | null | undefined {
+    const decoder = r.#decoder as Decoder;
+    const frames = r.#decode(b, decoder);
+    if (frames === undefined) return undefined;
+    if (frames.length === 0) return null;
+    r.#frames = frames;
+    r.#frameAt = 0;
+    r.#framesOf = decoder;
+    return r.#shiftFrame(frames);
+  }
+
+  static #frameBatch(r: Reader, b: ReadBuffer): Buffer[] | undefined {
+    return r.#decode(b, r.#decoder as Decoder);
   }
 
   #limitError(what: string, max: number, seen: number): LimitExceededError {
@@ -294,23 +335,36 @@ export class Reader {
     return new LimitExceededError(`${what} on ${this.#where}`, max, seen, this.#where);
   }
 
+  // --- The one pending read ------------------------------------------------------------------
+
   /**
    * Runs one read: `attempt` returns a result, throws, or returns undefined for "need more
-   * bytes". Waits for data between attempts with one timer and one abort listener for the
-   * whole read. The socket is never paused while a read waits; each attempt bounds what it
-   * lets accumulate (readUntil's max, readExactly's n, the decoder's frame size).
+   * bytes". A read the buffer answers now returns a settled promise and arms nothing (the
+   * fast path); otherwise the read waits, with one timer and one abort listener for the
+   * whole read, and its attempt runs again on every feed until it settles. The socket is
+   * never paused while a read waits; each attempt bounds what it lets accumulate
+   * (readUntil's max, readExactly's n, the decoder's frame size).
    */
-  #read<T>(name: string, options: WaitOptions | undefined, attempt: Attempt<T>, want = 0): Promise<T> {
+  #read<T>(
+    name: string,
+    options: WaitOptions | undefined,
+    attempt: Attempt<T>,
+    want: number,
+    sep?: Buffer,
+    decoder?: Decoder,
+  ): Promise<T> {
     if (this.#reading !== undefined) return Promise.reject(new ReadInProgressError(name, this.#reading));
     if (this.discarding) return Promise.reject(new ConnectionClosedError(name, this.#where));
     if (options?.signal?.aborted) return Promise.reject(new AbortError(name, options.signal.reason));
     if (this.#frames !== undefined && name !== "readFrame()" && name !== "readFrames()") {
       return Promise.reject(new InvalidArgumentError(`${name} while decoded frames wait on ${this.#where}`));
     }
-    this.#want = want; // only once the read is admitted: a refused read must not change it
-    // Fast path: the buffer already answers, so no wait, timer or listener is set up.
+    // Only once the read is admitted: a refused read must not change what the pending one asked.
+    this.#want = want;
+    this.#sep = sep;
+    this.#decoder = decoder;
     try {
-      const result = this.#attempt(attempt);
+      const result = this.#try(attempt);
       if (result !== undefined) return Promise.resolve(result);
     } catch (err) {
       return Promise.reject(err);
@@ -319,47 +373,72 @@ export class Reader {
   }
 
   /** The slow path of `#read`: waits for data, EOF, an error, a timeout or an abort. */
-  async #wait<T>(name: string, options: WaitOptions | undefined, attempt: Attempt<T>): Promise<T> {
+  #wait<T>(name: string, options: WaitOptions | undefined, attempt: Attempt<T>): Promise<T> {
+    Reader.#making = this;
+    const promise = new Promise(Reader.#capture) as Promise<T>;
     this.#reading = name;
-    let cancelled: Error | undefined;
-    const disarm = armCancel(
-      name,
-      { signal: options?.signal, timeout: options?.timeout ?? this.#readTimeout },
-      (ms) => new ReadTimeoutError(name, ms, this.#where),
-      (err) => {
-        cancelled = err;
-        this.#wake?.();
-      },
-    );
-    try {
-      for (;;) {
-        if (cancelled) {
-          this.dirty = true;
-          throw cancelled;
-        }
-        this.resume();
-        await new Promise<void>((resolve) => {
-          this.#wake = resolve;
-        });
-        this.#wake = undefined;
-        const result = this.#attempt(attempt);
-        if (result !== undefined) return result;
-      }
-    } finally {
-      disarm();
-      this.#wake = undefined;
-      this.#reading = undefined;
+    this.#attempt = attempt;
+    const timeout = options?.timeout ?? this.#readTimeout;
+    if (options?.signal !== undefined || timeout !== undefined) {
+      this.#disarm = armCancel(
+        name,
+        { signal: options?.signal, timeout },
+        (ms) => new ReadTimeoutError(name, ms, this.#where),
+        (err) => {
+          this.dirty = true; // cancelled mid-read: the stream may be out of step
+          this.#settle(undefined, err);
+        },
+      );
     }
+    this.resume();
+    return promise;
   }
 
-  #attempt<T>(attempt: Attempt<T>): T | undefined {
-    const result = attempt(this.#buffer);
+  /** The reader whose pending promise is being made: `#capture` keeps its settle functions. */
+  static #making: Reader | undefined;
+
+  /** The executor of every pending read's promise (one function, not a closure per read). */
+  static #capture(resolve: (value: unknown) => void, reject: (err: unknown) => void): void {
+    const r = Reader.#making as Reader;
+    Reader.#making = undefined;
+    r.#resolve = resolve;
+    r.#reject = reject;
+  }
+
+  /** Bytes, EOF or an error arrived while a read waits: runs its attempt again. */
+  #retry(): void {
+    let result: unknown;
+    try {
+      result = this.#try(this.#attempt as Attempt<unknown>);
+    } catch (err) {
+      this.#settle(undefined, err);
+      return;
+    }
+    if (result !== undefined) this.#settle(result, undefined);
+  }
+
+  /** Ends the pending read with `result`, or with `error` when it is defined. */
+  #settle(result: unknown, error: unknown): void {
+    const resolve = this.#resolve as (value: unknown) => void;
+    const reject = this.#reject as (err: unknown) => void;
+    this.#disarm?.();
+    this.#reading = undefined;
+    this.#attempt = undefined;
+    this.#resolve = undefined;
+    this.#reject = undefined;
+    this.#disarm = undefined;
+    if (error !== undefined) reject(error);
+    else resolve(result);
+  }
+
+  #try<T>(attempt: Attempt<T>): T | undefined {
+    const result = attempt(this, this.#buffer);
     if (result !== undefined && this.#paused && this.#buffer.size <= this.#limit) this.resume();
     return result;
   }
 
   #signal(): void {
-    if (this.#wake) this.#wake();
+    if (this.#attempt !== undefined) this.#retry();
     else this.watcher?.();
   }
 }

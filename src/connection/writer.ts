@@ -2,6 +2,7 @@ import type { Socket } from "node:net";
 import { AbortError, ConnectionClosedError, WriteTimeoutError } from "../errors.js";
 import { armCancel, type WaitOptions } from "../internal/cancel.js";
 import { type Deferred, deferred } from "../internal/deferred.js";
+import type { Reader } from "./reader.js";
 
 const RESOLVED = Promise.resolve();
 const EMPTY: Buffer = Buffer.alloc(0);
@@ -11,27 +12,28 @@ const EMPTY: Buffer = Buffer.alloc(0);
  * `write`): writes resolve when the socket takes the bytes below its high-water mark, else
  * on `drain`. Internal: Connection holds one and delegates to it.
  *
- * State: `#drains`: writes waiting for `drain`, oldest first; settled all at once on
- * `drain`, rejected all at once on close. `cancelled` is called when a write's wait is cut
- * short by its timeout or signal (the bytes may still go out: the stream is then dirty).
+ * State: `#drains`: writes waiting for `drain`, oldest first (made on the first wait);
+ * settled all at once on `drain`, rejected all at once on close. A write whose wait is cut
+ * short by its timeout or signal marks the reader `dirty` (the bytes may still go out: the
+ * stream may be out of step).
  */
 export class Writer {
   readonly #socket: Socket;
   readonly #where: string;
   readonly #writeTimeout: number | undefined;
-  readonly #cancelled: () => void;
-  #drains: Deferred<void>[] = [];
+  readonly #reader: Reader;
+  #drains: Deferred<void>[] | undefined;
 
-  constructor(socket: Socket, where: string, writeTimeout: number | undefined, cancelled: () => void) {
+  constructor(socket: Socket, where: string, writeTimeout: number | undefined, reader: Reader) {
     this.#socket = socket;
     this.#where = where;
     this.#writeTimeout = writeTimeout;
-    this.#cancelled = cancelled;
+    this.#reader = reader;
   }
 
   /** A write waits for `drain`, or written bytes are not flushed. */
   get busy(): boolean {
-    return this.#drains.length > 0 || this.#socket.writableLength > 0;
+    return (this.#drains !== undefined && this.#drains.length > 0) || this.#socket.writableLength > 0;
   }
 
   /** `writable`: whether the connection still takes writes; `error`: why not, if it failed. */
@@ -69,17 +71,23 @@ export class Writer {
 
   /** The socket drained: every waiting write resolves. */
   drain(): void {
-    for (const d of this.#drains.splice(0)) d.resolve();
+    const drains = this.#drains;
+    if (drains === undefined || drains.length === 0) return;
+    this.#drains = [];
+    for (const d of drains) d.resolve();
   }
 
   /** The socket closed: every waiting write rejects with `err`. */
   fail(err: Error): void {
-    for (const d of this.#drains.splice(0)) d.reject(err);
+    const drains = this.#drains;
+    if (drains === undefined || drains.length === 0) return;
+    this.#drains = [];
+    for (const d of drains) d.reject(err);
   }
 
   #waitDrain(options: WaitOptions | undefined): Promise<void> {
     const d = deferred<void>();
-    this.#drains.push(d);
+    (this.#drains ??= []).push(d);
     const timeout = options?.timeout ?? this.#writeTimeout;
     if (options?.signal === undefined && timeout === undefined) return d.promise;
     const disarm = armCancel(
@@ -87,9 +95,10 @@ export class Writer {
       { signal: options?.signal, timeout },
       (ms) => new WriteTimeoutError(ms, this.#where),
       (err) => {
-        this.#cancelled();
-        const i = this.#drains.indexOf(d);
-        if (i >= 0) this.#drains.splice(i, 1);
+        this.#reader.dirty = true;
+        const drains = this.#drains as Deferred<void>[];
+        const i = drains.indexOf(d);
+        if (i >= 0) drains.splice(i, 1);
         d.reject(err);
       },
     );

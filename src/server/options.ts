@@ -6,6 +6,7 @@ import { InvalidArgumentError, quote } from "../errors.js";
 import { MAX_TIMER_MS } from "../internal/timer.js";
 import { type Schema, validateOptions } from "../internal/validate.js";
 import { type Bus, type BusStats, checkBus } from "./bus.js";
+import type { ReadPath } from "./fast-read.js";
 import type { SlowClientPolicy } from "./hub.js";
 
 /** Every duration is in ms; every limit is off (Infinity) unless set. */
@@ -45,6 +46,13 @@ export interface ServerOptions {
    * none, this process only.
    */
   bus?: Bus | null | undefined;
+  /**
+   * Read accepted TCP and Unix sockets into one reused buffer (Node's `onread`) instead of a
+   * fresh allocation per read. Default true; it runs only where Node's internals are as
+   * tested (`stats().readPath` says which path is in use), never for TLS. `false` keeps
+   * Node's public `'data'` path. Handlers see no difference: their chunks are their own.
+   */
+  fastRead?: boolean | undefined;
 }
 
 export interface ServerStats {
@@ -74,6 +82,12 @@ export interface ServerStats {
   handshaking: number;
   /** The broadcast bus's counters, when the server has one. */
   bus?: BusStats;
+  /**
+   * How new clients are read: `onread` (the fast path, into one reused buffer) or `data`
+   * (Node's public path: TLS, `fastRead: false`, or a Node whose internals differ from
+   * those tested).
+   */
+  readPath: ReadPath;
 }
 
 /** `idle → listening → closing → closed`; `idle → closed` when closed before listening. */
@@ -109,6 +123,7 @@ export const serverOptionsSchema: Schema = {
   noDelay: "boolean",
   keepAlive: "boolean",
   bus: "object",
+  fastRead: "boolean",
 };
 
 export const listenOptionsSchema: Schema = {
@@ -168,6 +183,7 @@ export interface ServerSettings {
   readonly closeTimeout: number;
   readonly noDelay: boolean;
   readonly keepAlive: boolean;
+  readonly fastRead: boolean;
   /** Whether the line guard runs: a line limit or deadline is set. */
   readonly guardsLines: boolean;
   /** The bus option as given: undefined means the default (see ServerOptions.bus). */
@@ -202,6 +218,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ServerSetting
     closeTimeout: options.closeTimeout ?? 10_000,
     noDelay: options.noDelay ?? true,
     keepAlive: options.keepAlive ?? true,
+    fastRead: options.fastRead ?? true,
     guardsLines: Number.isFinite(maxLineLength) || Number.isFinite(lineTimeout),
     bus,
   };

@@ -8,6 +8,7 @@ import { checkingInvariants, invariant } from "../internal/invariant.js";
 import { startTimer } from "../internal/timer.js";
 import { validateOptions } from "../internal/validate.js";
 import { type Bus, takeOfferedBus, toBytes } from "./bus.js";
+import { adoptSocket, copyOf, isBorrowed, type OnreadKeys, probeRunningNode, type ReadPath } from "./fast-read.js";
 import { type ResolvedHandler, resolveHandler, type ServerHandler } from "./handler.js";
 import { Handshakes } from "./handshakes.js";
 import { type BroadcastResult, Hub } from "./hub.js";
@@ -22,7 +23,7 @@ import {
   type ServerStats,
   tlsServerOptions,
 } from "./options.js";
-import { type PolicyStat, Session, type SessionHost } from "./session.js";
+import { type PolicyStat, Session, type SessionHost, sessionRead } from "./session.js";
 import { StreamRunner } from "./stream-runner.js";
 import { protocolRunner, type Transport } from "./transport.js";
 
@@ -39,7 +40,7 @@ export interface ServerEvents {
   error: [err: unknown, handle: Connection | Transport | undefined];
 }
 
-type Counts = Omit<ServerStats, "state" | "current" | "handshaking" | "bytesIn" | "bytesOut">;
+type Counts = Omit<ServerStats, "state" | "current" | "handshaking" | "bytesIn" | "bytesOut" | "readPath">;
 
 /**
  * An async server: every client on one event loop, with limits, broadcast and graceful close.
@@ -60,6 +61,10 @@ type Counts = Omit<ServerStats, "state" | "current" | "handshaking" | "bytesIn" 
  * - `#bus`: the room shared with other processes, if any; `#joined`: its join, started by
  *   the first `listen()`. Messages from the bus go to every client (`#deliver`), gathered
  *   in `#inbox` (arrival order) until the end of the current turn.
+ * - `#onread`: the keys of the fast read path (fast-read.ts) while new clients take it: set
+ *   when Node is as tested and `fastRead` is on; cleared for a TLS listener, and for good at
+ *   the first accepted socket that is not as tested. `#pausesOnConnect`: the listener pauses
+ *   what it accepts, so a socket not adopted is resumed.
  */
 export class Server extends EventEmitter<ServerEvents> implements AsyncDisposable {
   readonly #settings: ServerSettings;
@@ -90,12 +95,16 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
   #closedBytesOut = 0;
   #closing: Promise<void> | undefined;
   readonly #drained = deferred<void>();
+  #onread: OnreadKeys | undefined;
+  #pausesOnConnect = false;
 
   /** Throws InvalidArgumentError naming the option and value when a handler or option is bad. */
   constructor(handler: ServerHandler, options: ServerOptions = {}) {
     super();
     this.#handler = resolveHandler(handler);
     this.#settings = resolveServerOptions(options);
+    const node = this.#settings.fastRead ? probeRunningNode() : "fastRead is false";
+    if (typeof node !== "string") this.#onread = node;
     this.#hub = new Hub(this.#settings.highWaterMark, this.#settings.slowClientPolicy);
     const bus = this.#settings.bus;
     this.#bus = bus === undefined ? takeOfferedBus() : (bus ?? undefined);
@@ -134,7 +143,11 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
       const failed = () => this.#counts.tlsErrors++;
       this.#handshakes = new Handshakes(secure, this.#settings.handshakeTimeout, failed, report);
       listener = secure;
-    } else listener = net.createServer({ allowHalfOpen: true }, onSocket);
+      this.#onread = undefined; // TLS reads through its own socket, on the public path
+    } else {
+      this.#pausesOnConnect = this.#onread !== undefined;
+      listener = net.createServer({ allowHalfOpen: true, pauseOnConnect: this.#pausesOnConnect }, onSocket);
+    }
     this.#listener = listener;
     const where = path ?? `${host ?? "127.0.0.1"}:${port}`;
     await new Promise<void>((resolve, reject) => {
@@ -166,7 +179,8 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
    * policy. The result counts this process's clients.
    */
   broadcast(data: string | Uint8Array, options?: { except?: Connection | Transport | undefined }): BroadcastResult {
-    const bytes = toBytes(data);
+    // Bytes borrowed from the shared read buffer are copied once: writes and the bus keep them.
+    const bytes = isBorrowed(data) ? copyOf(data) : toBytes(data);
     const result = this.#hub.broadcast(this.#sessions, bytes, options?.except);
     this.#counts.dropped += result.dropped;
     this.#bus?.publish(bytes);
@@ -188,6 +202,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
       bytesOut += s.socket.bytesWritten;
     }
     const handshaking = this.#handshakes?.size ?? 0;
+    const readPath: ReadPath = this.#onread ? "onread" : "data";
     const stats: ServerStats = {
       state: this.#state,
       current: this.#sessions.size,
@@ -195,6 +210,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
       handshaking,
       bytesIn,
       bytesOut,
+      readPath,
     };
     if (this.#bus) stats.bus = this.#bus.stats();
     return stats;
@@ -279,19 +295,20 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     if (checkingInvariants) this.#checkInvariants();
   }
 
-  #accept(socket: net.Socket): void {
-    this.#handshakes?.secured(socket);
-    if (this.#state !== "listening") return void socket.destroy();
+  #accept(accepted: net.Socket): void {
+    this.#handshakes?.secured(accepted);
+    if (this.#state !== "listening") return void accepted.destroy();
     const s = this.#settings;
     let address: string | undefined;
     if (s.maxConnectionsPerAddress !== undefined) {
-      address = normalizeAddress(socket.remoteAddress);
-      if ((this.#perAddress.get(address) ?? 0) >= s.maxConnectionsPerAddress) return void this.#reject(socket);
+      address = normalizeAddress(accepted.remoteAddress);
+      if ((this.#perAddress.get(address) ?? 0) >= s.maxConnectionsPerAddress) return void this.#reject(accepted);
     }
-    if (this.#sessions.size >= s.maxConnections) return void this.#reject(socket);
+    if (this.#sessions.size >= s.maxConnections) return void this.#reject(accepted);
+    const socket = accepted;
     if (s.noDelay) socket.setNoDelay(true);
     if (s.keepAlive) socket.setKeepAlive(true, 30_000);
-    const session = new Session(this.#host, socket, address);
+    const session = new Session(this.#host, socket, address, this.#adopt(socket));
     const h = this.#handler;
     let runner: StreamRunner | ReturnType<typeof protocolRunner>;
     if (h.kind === "stream") runner = new StreamRunner(session, h.run);
@@ -310,6 +327,16 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     this.#counts.total++;
     session.start(runner);
     if (checkingInvariants) this.#checkInvariants();
+  }
+
+  /** Puts `socket` on the fast read path if it can take it; else on the public one (resumed). */
+  #adopt(socket: net.Socket): ReadPath {
+    if (this.#onread) {
+      if (adoptSocket(socket, this.#onread, sessionRead)) return "onread";
+      this.#onread = undefined; // not as tested: the public path from now on
+    }
+    if (this.#pausesOnConnect) socket.resume(); // its data flows from the next tick, once listened to
+    return "data";
   }
 
   #reject(socket: net.Socket): void {

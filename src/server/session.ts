@@ -3,6 +3,7 @@ import { LineScanner } from "../codec/lines.js";
 import { LimitExceededError, ReadTimeoutError } from "../errors.js";
 import type { TimerHandle } from "../internal/clock.js";
 import { armsTimer, startTimer } from "../internal/timer.js";
+import type { ReadPath } from "./fast-read.js";
 import type { HubMember } from "./hub.js";
 import type { ServerSettings } from "./options.js";
 
@@ -28,6 +29,12 @@ export interface SessionRunner {
   /** What the handler holds: the Connection (once running) or the Transport. */
   readonly handle: object | undefined;
   run(): void;
+  /**
+   * The fast read path (`readPath` "onread"): `buffer[0, nread)` arrived. The bytes are
+   * borrowed: the next read overwrites them, so the runner copies what it keeps before
+   * returning.
+   */
+  received(buffer: Buffer, nread: number): void;
   /** Server shutdown: input ends after what was received, so the handler finishes its work. */
   endInput(): void;
   /** Closes at once; a handler waiting on the connection sees `reason`. */
@@ -43,13 +50,20 @@ let onLineData: (this: Socket, chunk: Buffer) => void;
 let onClose: (this: Socket) => void;
 
 /**
+ * The `onread` callback of sockets on the fast read path (see fast-read.ts): `buffer[0, nread)`
+ * is borrowed until it returns. Installed by Session's static block.
+ */
+export let sessionRead: (this: Socket, nread: number, buffer: Buffer) => void;
+
+/**
  * One accepted socket, and the per-connection limits a handler should not have to think
  * about: the idle timeout, and for line-based servers the maximum line length and the
  * per-line deadline (a slowloris trickling bytes is never idle, but its line never ends).
  * The lines are found by the codec's {@link LineScanner}.
  *
  * Socket listeners are shared functions that find their session in `sessionOf`, so an idle
- * connection costs no closures.
+ * connection costs no closures. On the fast read path the socket has no `'data'` events:
+ * `sessionRead` hands each read to the line guard and then to the runner.
  *
  * State:
  * - `#runner`: runs the handler; set by `start()`.
@@ -57,21 +71,26 @@ let onClose: (this: Socket) => void;
  * - `#lines`: the line guard's scanner (bytes of the unterminated line), with a line guard.
  * - `#lineTimer`: armed while a line is unterminated and `lineTimeout` is finite; it started
  *   with the line's first byte and is never pushed back by later bytes.
+ * - `#tooLongSeen`: the bytes of the line that passed `maxLineLength`, for its error.
  */
 export class Session implements HubMember {
   readonly socket: Socket;
   /** The remote address (IPv4-mapped IPv6 as IPv4) when per-address limits need it. */
   readonly address: string | undefined;
+  /** How the socket is read: `onread` (borrowed chunks through `sessionRead`) or `data`. */
+  readonly readPath: ReadPath;
   readonly #host: SessionHost;
   #runner: SessionRunner | undefined;
   #reason: Error | undefined;
   #lines: LineScanner | undefined;
   #lineTimer: TimerHandle | undefined;
+  #tooLongSeen = 0;
 
-  constructor(host: SessionHost, socket: Socket, address: string | undefined) {
+  constructor(host: SessionHost, socket: Socket, address: string | undefined, readPath: ReadPath) {
     this.#host = host;
     this.socket = socket;
     this.address = address;
+    this.readPath = readPath;
   }
 
   /** The peer, as `address:port`, for messages. */
@@ -107,7 +126,7 @@ export class Session implements HubMember {
     }
     if (settings.guardsLines) {
       this.#lines = new LineScanner();
-      socket.on("data", onLineData);
+      if (this.readPath === "data") socket.on("data", onLineData);
     }
     socket.on("close", onClose);
     runner.run();
@@ -144,22 +163,24 @@ export class Session implements HubMember {
     this.#host.ended(this);
   }
 
-  /** Tracks the current line's length and age across chunks. */
-  #guardLine(chunk: Buffer): void {
+  /**
+   * Tracks the current line's length and age across chunks. Returns -1, or when a line passes
+   * `maxLineLength`, how many leading bytes of `chunk` end complete lines: the caller may
+   * deliver those, then close the client (`#tooLong`).
+   */
+  #guardLine(chunk: Buffer): number {
     const lines = this.#lines as LineScanner;
-    if (this.socket.destroyed) return;
     const { maxLineLength, lineTimeout } = this.#host.settings;
-    let ended = false;
+    let complete = 0;
     try {
       for (let nl = lines.next(chunk, 0, maxLineLength); nl >= 0; nl = lines.next(chunk, nl + 1, maxLineLength)) {
-        ended = true;
+        complete = nl + 1;
       }
     } catch (err) {
-      const seen = (err as LimitExceededError).consumed;
-      this.expire("linesTooLong", new LimitExceededError(`line from ${this.where}`, maxLineLength, seen, this.where));
-      return;
+      this.#tooLongSeen = (err as LimitExceededError).consumed;
+      return complete;
     }
-    if (ended && this.#lineTimer) {
+    if (complete > 0 && this.#lineTimer) {
       clearTimeout(this.#lineTimer as NodeJS.Timeout);
       this.#lineTimer = undefined;
     }
@@ -168,6 +189,14 @@ export class Session implements HubMember {
       const expire = () => this.expire("lineTimeouts", new ReadTimeoutError("line", lineTimeout, where));
       this.#lineTimer = startTimer(expire, lineTimeout);
     }
+    return -1;
+  }
+
+  /** Closes the client whose line passed the maximum (`#tooLongSeen` bytes seen). */
+  #tooLong(): void {
+    const max = this.#host.settings.maxLineLength;
+    const seen = this.#tooLongSeen;
+    this.expire("linesTooLong", new LimitExceededError(`line from ${this.where}`, max, seen, this.where));
   }
 
   #idle(): void {
@@ -182,7 +211,18 @@ export class Session implements HubMember {
     };
     onLineData = function (this: Socket, chunk: Buffer) {
       const session = sessionOf.get(this);
-      if (session) session.#guardLine(chunk);
+      if (session && !this.destroyed && session.#guardLine(chunk) >= 0) session.#tooLong();
+    };
+    sessionRead = function (this: Socket, nread: number, buffer: Buffer) {
+      const session = sessionOf.get(this);
+      if (session === undefined || this.destroyed) return;
+      const complete = session.#lines ? session.#guardLine(buffer.subarray(0, nread)) : -1; // keeps nothing
+      if (complete < 0) session.#runner?.received(buffer, nread);
+      else {
+        // A line passed the maximum: the lines complete before it are still delivered.
+        if (complete > 0) session.#runner?.received(buffer, complete);
+        session.#tooLong();
+      }
     };
     onClose = function (this: Socket) {
       const session = sessionOf.get(this);

@@ -1,5 +1,6 @@
-import { Connection } from "../connection/connection.js";
+import { Connection, fedFromOutside, feedConnection } from "../connection/connection.js";
 import { ConnectionClosedError, ConnectionResetError, SocketError } from "../errors.js";
+import { copyOf } from "./fast-read.js";
 import type { Session, SessionRunner } from "./session.js";
 
 /** A stream handler: asyncio's `start_server` callback. The connection closes when it returns. */
@@ -29,6 +30,7 @@ export class StreamRunner implements SessionRunner {
   run(): void {
     const session = this.#session;
     const conn = new Connection(session.socket, session.where, session.host.settings.connection);
+    if (session.readPath === "onread") fedFromOutside(conn);
     this.#conn = conn;
     let result: Promise<void> | void;
     try {
@@ -43,6 +45,11 @@ export class StreamRunner implements SessionRunner {
         (err) => this.#failed(err, conn),
       );
     } else void conn.close();
+  }
+
+  /** The fast read path: the connection's buffer keeps chunks, so it gets a copy. */
+  received(buffer: Buffer, nread: number): void {
+    if (this.#conn) feedConnection(this.#conn, copyOf(buffer, nread));
   }
 
   endInput(): void {

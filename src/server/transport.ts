@@ -2,6 +2,8 @@ import type { Socket } from "node:net";
 import { wrapSocketError } from "../errors.js";
 import type { TimerHandle } from "../internal/clock.js";
 import { startTimer } from "../internal/timer.js";
+import { copyOf, isBorrowed, lendScratch, settleScratch } from "./fast-read.js";
+import { HeldInput } from "./held-input.js";
 import type { Session, SessionRunner } from "./session.js";
 
 /**
@@ -14,7 +16,10 @@ import type { Session, SessionRunner } from "./session.js";
 export interface Protocol {
   /** The connection is up; keep `transport` to write. */
   connectionMade?(transport: Transport): void;
-  /** A chunk arrived. Chunk boundaries are arbitrary: frame them yourself (see codecs). */
+  /**
+   * A chunk arrived. Chunk boundaries are arbitrary: frame them yourself (see codecs). What
+   * this writes leaves in one batch (one write or writev) when it returns.
+   */
   dataReceived?(data: Buffer, transport: Transport): void;
   /**
    * The peer half-closed, or the server is shutting down. Return `true` to keep the write side
@@ -23,6 +28,14 @@ export interface Protocol {
   eofReceived?(transport: Transport): boolean | undefined;
   /** The socket closed. `error` is the socket error or the reason the server closed it. */
   connectionLost?(error: Error | undefined, transport: Transport): void;
+  /**
+   * `true`: `dataReceived` may get a view into a buffer the server reuses for its next read
+   * (on the fast read path; see `ServerOptions.fastRead`), valid only until `dataReceived`
+   * returns. Copy what you keep (`Buffer.from(data)`). Writing it or part of it with
+   * `transport.write` is safe: the transport copies what a write must keep. That spares an
+   * allocation per read. Default false: every chunk is the protocol's own, to keep.
+   */
+  readonly borrowsChunks?: boolean | undefined;
   /** The write buffer passed the high-water mark; reading is paused meanwhile. */
   pauseWriting?(transport: Transport): void;
   /** The write buffer drained below the mark; reading resumes. */
@@ -122,6 +135,7 @@ let onData: (this: Socket, chunk: Buffer) => void;
 let onEnd: (this: Socket) => void;
 let onError: (this: Socket, err: Error) => void;
 let onDrain: (this: Socket) => void;
+let releaseHeld: (runner: ProtocolRunner) => void;
 // (installed by ProtocolRunner's static block, where its private fields are in reach)
 
 /**
@@ -130,11 +144,15 @@ let onDrain: (this: Socket) => void;
  *
  * State:
  * - `state`: see {@link TransportState}. `#userPaused`: `pause()` was called;
- *   `#flowPaused`: paused for flow control. The socket reads iff neither is set.
+ *   `#flowPaused`: paused for flow control. `dataReceived` runs only while neither is set.
+ *   On the public path the socket is paused meanwhile (Node still fills its own buffer);
+ *   on the fast read path (`#fast`) chunks go to `#held` instead, which stops the socket
+ *   once it holds as much (see HeldInput), and are delivered first when reading resumes.
  * - `#error`: the first socket error, or the reason the server closed the connection.
  * - `#eof`: input ended (peer FIN, server shutdown or close); later data is discarded.
- * - `#eofAfter`: server shutdown began while the socket still held this many received bytes
- *   (a paused transport): they are delivered first, then input ends. Undefined otherwise.
+ * - `#eofAfter`: input ended (server shutdown, or the peer's FIN on the fast path) while this
+ *   many received bytes still waited (in Node's buffer or `#held`, for a paused transport):
+ *   they are delivered first, then input ends. Undefined otherwise.
  * - `#closeTimer`: armed by `close()` to destroy a peer that never closes; cleared on close.
  */
 class ProtocolRunner implements SessionRunner {
@@ -149,12 +167,21 @@ class ProtocolRunner implements SessionRunner {
   #eofAfter: number | undefined;
   #error: Error | undefined;
   #closeTimer: TimerHandle | undefined;
+  readonly #fast: boolean;
+  /** The protocol takes borrowed chunks (fast read path only). */
+  readonly #borrows: boolean;
+  /** Inside `dataReceived`: writes are batched (`#corked` once the first one corked the socket). */
+  #batching = false;
+  #corked = false;
+  #held: HeldInput | undefined;
 
   constructor(session: Session, protocol: Protocol) {
     this.session = session;
     this.socket = session.socket;
     this.#protocol = protocol;
     this.transport = createTransport(this);
+    this.#fast = session.readPath === "onread";
+    this.#borrows = this.#fast && protocol.borrowsChunks === true;
   }
 
   get handle(): Transport {
@@ -170,7 +197,7 @@ class ProtocolRunner implements SessionRunner {
   run(): void {
     const socket = this.socket;
     runnerOf.set(socket, this);
-    socket.on("data", onData);
+    if (!this.#fast) socket.on("data", onData);
     socket.on("end", onEnd);
     socket.on("error", onError);
     this.#call(this.#protocol.connectionMade);
@@ -179,11 +206,17 @@ class ProtocolRunner implements SessionRunner {
   write(data: string | Uint8Array): boolean {
     if (!this.writable) return false;
     const socket = this.socket;
-    socket.write(data);
+    if (this.#batching) {
+      if (!this.#corked) {
+        this.#corked = true;
+        socket.cork(); // until dataReceived returns: its writes leave as one
+      }
+      socket.write(isBorrowed(data) ? lendScratch(data) : data);
+    } else socket.write(isBorrowed(data) ? copyOf(data) : data); // a stale view: its bytes as they are now
     if (socket.writableLength <= this.session.host.settings.highWaterMark) return true;
     if (!this.#flowPaused) {
       this.#flowPaused = true;
-      socket.pause();
+      if (!this.#fast) socket.pause();
       socket.once("drain", onDrain);
       this.#call(this.#protocol.pauseWriting);
     }
@@ -192,12 +225,12 @@ class ProtocolRunner implements SessionRunner {
 
   pause(): void {
     this.#userPaused = true;
-    this.socket.pause();
+    if (!this.#fast) this.socket.pause();
   }
 
   resume(): void {
     this.#userPaused = false;
-    if (!this.#flowPaused) this.socket.resume();
+    if (!this.#flowPaused) this.#read();
   }
 
   end(): void {
@@ -208,6 +241,8 @@ class ProtocolRunner implements SessionRunner {
     if (this.state !== "open") return;
     this.state = "closing";
     this.#eof = true;
+    this.#held?.clear();
+    this.#held?.release(this.socket);
     this.socket.resume(); // keep draining input so the peer's FIN and our close can happen
     this.end();
     const socket = this.socket;
@@ -227,9 +262,18 @@ class ProtocolRunner implements SessionRunner {
    */
   endInput(): void {
     if (this.#eof || this.#eofAfter !== undefined) return;
-    const held = this.socket.readableLength;
+    const held = this.#fast ? (this.#held?.bytes ?? 0) : this.socket.readableLength;
     if (held > 0) this.#eofAfter = held;
     else this.#ended();
+  }
+
+  /** The fast read path: a protocol may keep its chunk, so it gets its own copy. */
+  received(buffer: Buffer, nread: number): void {
+    if (this.#eof) return;
+    const held = this.#held;
+    if (this.#userPaused || this.#flowPaused || (held !== undefined && held.bytes > 0)) {
+      (this.#held ??= new HeldInput()).hold(copyOf(buffer, nread), this.socket);
+    } else this.#data(this.#borrows ? buffer.subarray(0, nread) : copyOf(buffer, nread));
   }
 
   closed(): void {
@@ -243,6 +287,38 @@ class ProtocolRunner implements SessionRunner {
     } catch (err) {
       this.session.host.report(err, this.transport);
     }
+  }
+
+  /** Runs `dataReceived`; what it writes leaves in one batch (one write or writev) when it returns. */
+  #data(chunk: Buffer): void {
+    this.#batching = true;
+    try {
+      this.#protocol.dataReceived?.(chunk, this.transport);
+    } catch (err) {
+      this.session.host.report(err, this.transport);
+      this.close();
+    }
+    this.#batching = false;
+    if (this.#corked) {
+      this.#corked = false;
+      this.socket.uncork();
+      settleScratch(this.socket);
+    }
+    if (this.#eofAfter !== undefined && (this.#eofAfter -= chunk.length) <= 0) this.#ended();
+  }
+
+  /** Reading may go on: the public path resumes the socket; the fast one delivers `#held`, then reads. */
+  #read(): void {
+    if (this.state !== "open") return;
+    if (!this.#fast) this.socket.resume();
+    else if (this.#held !== undefined && this.#held.bytes > 0) process.nextTick(releaseHeld, this); // as Node's flow
+  }
+
+  /** The peer's FIN: on the fast path, held bytes reach the protocol before it. */
+  #peerEnded(): void {
+    const held = this.#held?.bytes ?? 0;
+    if (this.#fast && held > 0 && !this.#eof) this.#eofAfter = held;
+    else this.#ended();
   }
 
   #ended(): void {
@@ -273,27 +349,31 @@ class ProtocolRunner implements SessionRunner {
     onData = function (this: Socket, chunk: Buffer) {
       const r = runnerOf.get(this);
       if (r === undefined || r.#eof || this.destroyed) return;
-      try {
-        r.#protocol.dataReceived?.(chunk, r.transport);
-      } catch (err) {
-        r.session.host.report(err, r.transport);
-        r.close();
-      }
-      if (r.#eofAfter !== undefined && (r.#eofAfter -= chunk.length) <= 0) r.#ended();
+      r.#data(chunk);
     };
     onEnd = function (this: Socket) {
       const r = runnerOf.get(this);
-      if (r) r.#ended();
+      if (r) r.#peerEnded();
     };
     onError = function (this: Socket, err: Error) {
       const r = runnerOf.get(this);
       if (r) r.#error ??= wrapSocketError(err, r.where);
     };
+    releaseHeld = (r) => {
+      const held = r.#held as HeldInput;
+      for (;;) {
+        if (r.#eof || r.#userPaused || r.#flowPaused || r.socket.destroyed) return;
+        const chunk = held.shift();
+        if (chunk === undefined) break;
+        r.#data(chunk);
+      }
+      held.release(r.socket);
+    };
     onDrain = function (this: Socket) {
       const r = runnerOf.get(this);
       if (r === undefined || !r.#flowPaused) return;
       r.#flowPaused = false;
-      if (!r.#userPaused && r.state === "open") this.resume();
+      if (!r.#userPaused) r.#read();
       r.#call(r.#protocol.resumeWriting);
     };
   }

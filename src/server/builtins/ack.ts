@@ -41,6 +41,7 @@ export function createAckServer(options: AckServerOptions = {}): Server {
 /** One stateless protocol per server: each chunk is answered with `reply`. */
 function ackEachChunk(reply: Buffer): Protocol {
   return {
+    borrowsChunks: true, // reads nothing of the chunk
     dataReceived(_data: Buffer, transport: Transport): void {
       transport.write(reply);
     },

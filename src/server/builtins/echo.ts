@@ -22,8 +22,13 @@ export function createEchoServer(options: EchoServerOptions = {}): Server {
   return createServer({ protocol: () => new DelayedEcho(delay, once) }, serverOptions);
 }
 
-/** The fast path: one shared, stateless protocol writing each chunk straight back. */
+/**
+ * The fast path: one shared, stateless protocol writing each chunk straight back. It keeps
+ * nothing, so it takes borrowed chunks: on the fast read path a reply is copied only into
+ * the transport's reused write buffer.
+ */
 const ECHO: Protocol = {
+  borrowsChunks: true,
   dataReceived(data: Buffer, transport: Transport): void {
     transport.write(data);
   },
