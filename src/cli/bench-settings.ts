@@ -1,3 +1,5 @@
+import { accessSync, constants } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { InvalidArgumentError, parseTarget, type ServiceResolver } from "../index.js";
 import { type FlagValues, str } from "./command.js";
 import type { LoadPlan } from "./load.js";
@@ -22,6 +24,8 @@ export interface BenchSettings extends LoadPlan {
   preflightWindow: number;
   /** PEM certificates from `--ca`, for `tls://` targets. */
   ca: string | undefined;
+  /** Where `--html` writes its report, resolved; undefined without it. */
+  html: string | undefined;
   json: boolean;
   rpc: boolean;
 }
@@ -56,7 +60,21 @@ export function benchSettings(values: FlagValues, target: string): BenchSettings
     timeout,
     preflightWindow: timeoutFlag === undefined ? PREFLIGHT_WINDOW : timeout,
     ca: ca === undefined ? undefined : parseCaFile("--ca", ca, target),
+    html: htmlPath(str(values, "html")),
     json: values.json === true,
     rpc: values.rpc === true,
   };
+}
+
+/** `--html FILE`, checked before the run: its folder must exist and be writable. */
+function htmlPath(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  const full = resolve(path);
+  try {
+    accessSync(dirname(full), constants.W_OK);
+  } catch (err) {
+    const reason = (err as { code?: string }).code ?? String(err);
+    throw new InvalidArgumentError(`--html: cannot write ${JSON.stringify(path)} (${reason} on its folder)`);
+  }
+  return full;
 }

@@ -75,24 +75,29 @@ export class LatencyHistogram {
   }
 
   /**
-   * `n` bars of equal width from the fastest latency to the slowest, as `hey` draws them
-   * (one bar when they are equal; none when nothing was recorded). Each latency lands in
-   * its bar within 0.1% of its value; the counts sum to {@link count}.
+   * `n` bars from the fastest latency to the slowest, as `hey` draws them: of equal width,
+   * or with `log`, of equal ratio (each bound a constant factor above the one before; for
+   * long tails). One bar when every latency is the same (or the fastest is 0 under `log`);
+   * none when nothing was recorded. Each latency lands in its bar within 0.1% of its value;
+   * the counts sum to {@link count}.
    */
-  bins(n: number): LatencyBin[] {
+  bins(n: number, log = false): LatencyBin[] {
     if (this.#count === 0) return [];
     const min = this.#min;
     const max = this.#max;
-    if (!(max > min) || n <= 1) return [{ fromMs: min, toMs: max, count: this.#count }];
-    const width = (max - min) / n;
+    if (!(max > min) || n <= 1 || (log && !(min > 0))) return [{ fromMs: min, toMs: max, count: this.#count }];
+    const bound = log ? (i: number) => min * (max / min) ** (i / n) : (i: number) => min + ((max - min) * i) / n;
     const bins = Array.from({ length: n }, (_, i) => ({
-      fromMs: min + i * width,
-      toMs: i === n - 1 ? max : min + (i + 1) * width,
+      fromMs: bound(i),
+      toMs: i === n - 1 ? max : bound(i + 1),
       count: 0,
     }));
+    const place = log
+      ? (ms: number) => (n * Math.log(ms / min)) / Math.log(max / min)
+      : (ms: number) => (n * (ms - min)) / (max - min);
     for (const [fine, count] of this.#fine) {
       const ms = Math.exp((fine + 0.5) * FINE_STEP) / 1000; // the bucket's middle
-      const i = Math.min(n - 1, Math.max(0, Math.ceil((ms - min) / width) - 1));
+      const i = Math.min(n - 1, Math.max(0, Math.ceil(place(ms)) - 1));
       bins[i]!.count += count;
     }
     return bins;

@@ -63,7 +63,7 @@ export class LoadRun {
   readonly #plan: LoadPlan;
   readonly #request: RequestFn;
   readonly #latency = new LatencyHistogram();
-  readonly #timeline = new Timeline();
+  readonly #timeline: Timeline;
   readonly #errorCodes: Record<string, number> = {};
   readonly #ending = abortController();
   #firstError: Error | undefined;
@@ -79,6 +79,7 @@ export class LoadRun {
   constructor(plan: LoadPlan, request: RequestFn) {
     this.#plan = plan;
     this.#request = request;
+    this.#timeline = new Timeline(plan.duration);
   }
 
   /** Completed requests so far (ok + errors). */

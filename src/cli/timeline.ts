@@ -23,32 +23,36 @@ export interface TimelineData {
  *
  * State: `#ok[s]` and `#errors.get(code)[s]` count the requests that ended in second `s`
  * (from `elapsedMs / 1000`, floored); seconds with none are holes until {@link data} fills
- * them with 0. Invariant: the counts sum to the completions recorded.
+ * them with 0. `#limit`: a duration run's deadline in ms; a completion recorded after it
+ * (the deadline's timer fired late, or a reply landed as it fired) counts in the last
+ * second before it, so the timeline has exactly the run's seconds. Invariant: the counts
+ * sum to the completions recorded.
  */
 export class Timeline {
   readonly #ok: number[] = [];
   readonly #errors = new Map<string, number[]>();
+  readonly #limit: number;
+
+  constructor(limitMs = Number.POSITIVE_INFINITY) {
+    this.#limit = limitMs;
+  }
 
   /** One success, `elapsedMs` after the run began. */
   ok(elapsedMs: number): void {
-    bump(this.#ok, elapsedMs);
+    bump(this.#ok, Math.min(elapsedMs, this.#limit - 1));
   }
 
   /** One failure with `code`, `elapsedMs` after the run began. */
   error(elapsedMs: number, code: string): void {
     let counts = this.#errors.get(code);
     if (counts === undefined) this.#errors.set(code, (counts = []));
-    bump(counts, elapsedMs);
+    bump(counts, Math.min(elapsedMs, this.#limit - 1));
   }
 
-  /** Every second of a run that lasted `durationMs` (the last one may be partial), dense. */
+  /** Every second of a run that lasted `durationMs` (up to its deadline), dense; the last may be partial. */
   data(durationMs: number): TimelineData {
-    const seconds = Math.max(
-      1,
-      Math.ceil(durationMs / 1000),
-      this.#ok.length,
-      ...[...this.#errors.values()].map((c) => c.length),
-    );
+    const lengths = [this.#ok.length, ...[...this.#errors.values()].map((c) => c.length)];
+    const seconds = Math.max(1, Math.ceil(Math.min(durationMs, this.#limit) / 1000), ...lengths);
     const dense = (counts: number[]) => Array.from({ length: seconds }, (_, i) => counts[i] ?? 0);
     const errors: Record<string, number[]> = {};
     for (const code of [...this.#errors.keys()].sort()) errors[code] = dense(this.#errors.get(code)!);
@@ -61,11 +65,12 @@ export class Timeline {
    * autocannon samples once a second: its count would read as a slow second.
    */
   rate(durationMs: number): RateStats {
-    const whole = Math.floor(durationMs / 1000);
+    const span = Math.min(durationMs, this.#limit);
+    const whole = Math.floor(span / 1000);
     const samples =
       whole >= 1
         ? Array.from({ length: whole }, (_, i) => this.#ok[i] ?? 0)
-        : [durationMs > 0 ? ((this.#ok[0] ?? 0) * 1000) / durationMs : 0];
+        : [span > 0 ? ((this.#ok[0] ?? 0) * 1000) / span : 0];
     const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
     const variance = samples.reduce((a, b) => a + (b - mean) ** 2, 0) / samples.length;
     const r = (n: number) => Math.round(n * 100) / 100;

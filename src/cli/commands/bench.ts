@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import { type BenchSettings, benchSettings, MAX_SIZE } from "../bench-settings.js";
 import { type Command, type CommandContext, EXIT } from "../command.js";
 import { formatBytes, formatMs, formatRate } from "../format.js";
@@ -5,6 +6,7 @@ import { onInterrupt } from "../interrupt.js";
 import { type LoadResult, LoadRun } from "../load.js";
 import { ProgressBar, type ProgressStream } from "../progress.js";
 import { benchReport } from "../report/bench-report.js";
+import { renderHtmlReport } from "../report/html.js";
 import { renderSummary } from "../report/summary.js";
 import { type BenchTarget, rpcTarget, socketTarget } from "../targets.js";
 
@@ -20,7 +22,7 @@ export const benchCommand: Command = {
   name: "bench",
   summary: "load-test an echo server through the pool: throughput, latency percentiles",
   usage: [
-    "bench HOST:PORT [--requests N | --duration 10s] [--concurrency C] [--pool K] [--size 1KiB] [--json]",
+    "bench HOST:PORT [--requests N | --duration 10s] [--concurrency C] [--pool K] [--size 1KiB] [--json] [--html FILE]",
     "bench A,B,C | srv:_SERVICE._tcp.NAME | dns:HOST:PORT [--resolver IP:PORT] [same options]",
   ],
   description:
@@ -34,7 +36,8 @@ export const benchCommand: Command = {
     "terminal. Ctrl-C stops at once (cancelling what is in flight), prints the summary marked\n" +
     'interrupted (--json: "interrupted": true) and exits 130. Before the run, one request on\n' +
     "a socket of its own checks that the server echoes (within 2s, or --timeout when given);\n" +
-    "it is left out of the figures. The summary ends with a latency histogram. With\n" +
+    "it is left out of the figures. The summary ends with a latency histogram; --html FILE\n" +
+    "also writes a report to open in a browser (offline: charts are inline SVG). With\n" +
     "--rpc, requests are RPC frames multiplexed over at most K sockets (a ChannelPool);\n" +
     "sockets.reused then counts requests that rode an open one. An echo is idempotent, so a\n" +
     "request whose reused socket turns out dead before any reply byte (a server that closed\n" +
@@ -67,6 +70,7 @@ export const benchCommand: Command = {
     },
     ca: { type: "string", value: "FILE", help: "trust the PEM certificates in FILE for tls:// (a private CA)" },
     json: { type: "boolean", help: "print one JSON object instead of the table" },
+    html: { type: "string", value: "FILE", help: "also write a self-contained HTML report with charts to FILE" },
     rpc: { type: "boolean", help: "speak the RPC protocol (serve rpc-echo): many requests per socket" },
     resolver: {
       type: "string",
@@ -79,7 +83,7 @@ export const benchCommand: Command = {
     "sockpool bench 127.0.0.1:3000 --requests 20 --concurrency 20 --pool 5",
     "sockpool bench 127.0.0.1:3000 --duration 30s -c 64 --size 16KiB",
     "sockpool bench 127.0.0.1:3000 -n 10000 --rate 500 --json | jq .latencyMs",
-    "sockpool bench 127.0.0.1:3000 -d 30 -c 50",
+    "sockpool bench 127.0.0.1:3000 -d 30 -c 50 --html report.html",
     "sockpool bench tls://127.0.0.1:3443 --ca ca.pem -n 1000",
     "sockpool bench unix:/tmp/echo.sock -d 5s",
     "sockpool bench 127.0.0.1:4000 --rpc -c 200 --pool 2   # against serve rpc-echo",
@@ -104,7 +108,8 @@ async function bench({ values, positionals, io }: CommandContext): Promise<numbe
     if (ctrlC.signal.aborted) run.interrupt();
     const result = await withProgress(run, io.stderr, s.requests);
     const report = benchReport(s, result, target.sockets(), target.replicas());
-    io.stdout.write(s.json ? `${JSON.stringify(report)}\n` : renderSummary(s, report));
+    if (s.html !== undefined) writeFileSync(s.html, renderHtmlReport(s, report, result));
+    io.stdout.write(s.json ? `${JSON.stringify(report)}\n` : renderSummary(s, report, s.html));
     if (result.interrupted) return EXIT.interrupted;
     return result.errors === 0 ? EXIT.ok : EXIT.error;
   } finally {
