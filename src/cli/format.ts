@@ -34,9 +34,10 @@ export function table(rows: [string, string][]): string {
   return rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`).join("\n");
 }
 
-/** A duration as people write it: `2 s`, `250 ms`, `1.5 s`, `2 min`. */
+/** A duration as people write it: `2 s`, `250 ms`, `1.5 s`, `2 min`, `1 h`. */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
   if (ms < 120_000 || ms % 60_000 !== 0) return `${Number((ms / 1000).toFixed(3))} s`;
   return `${ms / 60_000} min`;
 }

@@ -1,5 +1,5 @@
 import type { BenchSettings } from "../bench-settings.js";
-import { formatBytes, formatMs, formatRate, table } from "../format.js";
+import { formatBytes, formatDuration, formatMs, formatRate, table } from "../format.js";
 import type { LatencyBin } from "../histogram.js";
 import type { BenchReport } from "./bench-report.js";
 
@@ -49,7 +49,7 @@ export function renderSummary(s: BenchSettings, report: BenchReport, htmlPath?: 
 }
 
 function headLine(s: BenchSettings): string {
-  const plan = s.requests === undefined ? `for ${formatMs(s.duration ?? 0)}` : `${s.requests} requests`;
+  const plan = s.requests === undefined ? `for ${formatDuration(s.duration ?? 0)}` : `${s.requests} requests`;
   const rate = s.rate === undefined ? "" : `, at most ${s.rate}/s`;
   return `bench ${s.key}${s.rpc ? " (rpc)" : ""}: ${plan}, concurrency ${s.concurrency}, ${formatBytes(s.size)} each${rate}`;
 }
