@@ -16,7 +16,7 @@ interface BenchJson {
   cancelled: number;
   interrupted: boolean;
   rpsPerSecond: { min: number; mean: number; max: number; stdev: number; samples: number };
-  histogram: { fromMs: number; toMs: number; count: number }[];
+  histogram: { spacing: "linear" | "log"; bins: { fromMs: number; toMs: number; count: number }[] };
   timeline: { requests: number[]; errors: Record<string, number[]> };
   settings: { durationMs: number | null };
   durationMs: number;
@@ -49,6 +49,17 @@ describe("sockpool bench", () => {
     assert.ok(r.latencyMs.p99 <= r.latencyMs.max);
     assert.ok(r.sockets.opened >= 1 && r.sockets.opened <= 3, `opened ${r.sockets.opened}`);
     assert.ok(r.sockets.reused >= 200 - 3, `reused ${r.sockets.reused}`);
+    // Ten bars from the fastest to the slowest, holding every successful request.
+    assert.equal(r.histogram.bins.length, 10);
+    assert.equal(r.histogram.spacing, r.latencyMs.max / r.latencyMs.min >= 10 ? "log" : "linear");
+    assert.equal(r.histogram.bins[0]!.fromMs, r.latencyMs.min);
+    assert.equal(r.histogram.bins[9]!.toMs, r.latencyMs.max);
+    assert.equal(
+      r.histogram.bins.reduce((n, b) => n + b.count, 0),
+      200,
+    );
+    assert.deepEqual(r.timeline.requests.length, 1);
+    assert.equal(r.rpsPerSecond.samples, 1);
     assert.equal(result.stderr, "", "no progress bar when stderr is piped");
   });
 
@@ -82,12 +93,12 @@ describe("sockpool bench", () => {
     assert.match(result.stdout, /latency +p50 [\d.]+ m?s +p90 [\d.]+ m?s +p99 [\d.]+ m?s +max [\d.]+ m?s/);
     assert.match(result.stdout, /sockets +[1-4] opened, \d+ reused \(pool of 4\)/);
     // It ends with a histogram in the manner of hey: ten bars whose counts add up to the requests.
-    const [, histogram = ""] = result.stdout.split("\nLatency histogram:\n");
+    const [, histogram = ""] = result.stdout.split(/\nLatency histogram(?: \(log-spaced: [^\n]*\))?:\n/);
     const bars = histogram.trimEnd().split("\n");
     assert.equal(bars.length, 10, result.stdout);
     let total = 0;
     for (const bar of bars) {
-      const m = /^ +[\d.]+ (?:µs|ms|s) \[(\d+)\] +\|(■*)$/.exec(bar);
+      const m = /^ +[\d.]+ – +[\d.]+ (?:µs|ms|s) \[(\d+)\] +\|(■*)$/.exec(bar);
       assert.ok(m, bar);
       total += Number(m[1]);
       assert.equal(m[2]!.length > 0, Number(m[1]) > 0, bar);

@@ -27,7 +27,7 @@ describe("sockpool bench on a terminal", () => {
     assert.match(summary, /^(\^C)?bench 127\.0\.0\.1:\d+: for 1 h, concurrency 2, 1 KiB each\n/);
     assert.match(summary, /\n {2}interrupted +by Ctrl-C after [\d.]+ m?s: the figures cover the run until then\n/);
     assert.match(summary, /\n {2}requests +[1-9]\d* \(0 errors, [0-2] cancelled by Ctrl-C\)\n/);
-    assert.match(summary, /\nLatency histogram:\n( +[\d.]+ (µs|ms|s) \[\d+\] +\|■*\n){10}$/);
+    assert.match(summary, /\nLatency histogram[^\n]*:\n( +[\d.]+ – +[\d.]+ (µs|ms|s) \[\d+\] +\|■*\n){10}$/);
     assert.doesNotMatch(summary, /[█░]/, "no trace of the bar after it was cleared");
   });
 });

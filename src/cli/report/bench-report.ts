@@ -10,7 +10,8 @@ export const SUMMARY_BINS = 10;
  * The `--json` object; its first six fields are fixed (other tools read them). `requests`
  * counts every completed request, `errors` the failed ones among them; `cancelled` those
  * the deadline or Ctrl-C cut short (counted in neither). `rps`, `bytesPerSec`, `latencyMs`,
- * `histogram` and `rpsPerSecond` cover successful requests only. `timeline` counts them
+ * `histogram` (10 bars from the fastest to the slowest, of equal width, or of equal ratio
+ * when `spacing` is "log") and `rpsPerSecond` cover successful requests only. `timeline` counts them
  * and the errors (by code) in each second of the run (the last may be partial).
  * `replicas` (a service target only; else null): each replica's borrows, share of them,
  * failed attempts, state and ejections.
@@ -38,7 +39,7 @@ export function benchReport(
       ? `${(r.firstError as { code?: string }).code ?? r.firstError.name}: ${r.firstError.message}`
       : null,
     rpsPerSecond: r.timeline.rate(r.durationMs),
-    histogram: r.latency.bins(SUMMARY_BINS).map(roundBin),
+    histogram: histogram(r, latencyMs),
     timeline: r.timeline.data(r.durationMs),
     replicas: replicas ?? null,
     settings: {
@@ -56,6 +57,19 @@ export function benchReport(
 }
 
 export type BenchReport = ReturnType<typeof benchReport>;
+
+/**
+ * Whether latency bars should be spaced by ratio rather than width: when the slowest took
+ * 10 times the fastest or more, equal widths put nearly every request in the first bar.
+ */
+export function logSpacing(latency: { min: number; max: number }): boolean {
+  return latency.min > 0 && latency.max / latency.min >= 10;
+}
+
+function histogram(r: LoadResult, latency: { min: number; max: number }) {
+  const spacing: "linear" | "log" = logSpacing(latency) ? "log" : "linear";
+  return { spacing, bins: r.latency.bins(SUMMARY_BINS, spacing === "log").map(roundBin) };
+}
 
 /** Milliseconds rounded to the microsecond. */
 export function us(ms: number): number {

@@ -15,7 +15,7 @@ import {
   percentileChart,
   rpsChart,
 } from "./bench-charts.js";
-import { type BenchReport, roundBin, us } from "./bench-report.js";
+import { type BenchReport, logSpacing, roundBin, us } from "./bench-report.js";
 import { esc, formatCount } from "./charts.js";
 import { STYLE } from "./html-style.js";
 
@@ -172,8 +172,7 @@ function rpsCaption(report: BenchReport): string {
 function latencyHistogram(report: BenchReport, r: LoadResult): string {
   const n = r.latency.count;
   if (n === 0) return empty("histogram", "No successful request, so no latency to show.");
-  const { min, max } = report.latencyMs;
-  const log = min > 0 && max / min >= 10;
+  const log = logSpacing(report.latencyMs);
   const bins = r.latency.bins(Math.max(10, Math.min(60, Math.round(Math.sqrt(n)))), log);
   return histogramChart(bins.map(roundBin), log);
 }

@@ -1,6 +1,5 @@
 import type { BenchSettings } from "../bench-settings.js";
 import { formatBytes, formatDuration, formatMs, formatRate, table } from "../format.js";
-import type { LatencyBin } from "../histogram.js";
 import type { BenchReport } from "./bench-report.js";
 
 /** The widest histogram bar, in `■`. */
@@ -55,23 +54,29 @@ function headLine(s: BenchSettings): string {
 }
 
 /**
- * The latency histogram in the manner of `hey`: one line per bar, its upper bound, its
- * count and a bar of `■` as long as its share of the fullest bar (at least one for a bar
- * that is not empty). Bounds share one unit, so the column reads down.
+ * The latency histogram in the manner of `hey`: one line per bar, its range, its count and
+ * a bar of `■` as long as its share of the fullest bar (at least one for a bar that is not
+ * empty). Bounds share one unit, so the columns read down.
  */
-export function renderHistogram(bins: readonly LatencyBin[]): string {
+export function renderHistogram(histogram: BenchReport["histogram"]): string {
+  const { bins, spacing } = histogram;
   if (bins.length === 0) return "Latency histogram: no successful request\n";
   const max = Math.max(...bins.map((b) => b.count));
   const slowest = bins.at(-1)!.toMs;
   const [unit, scale] = slowest >= 10_000 ? ["s", 1000] : slowest >= 1 ? ["ms", 1] : ["µs", 0.001];
   const digits = slowest / scale >= 100 ? 1 : 3;
-  const labels = bins.map((b) => `${(b.toMs / scale).toFixed(digits)} ${unit}`);
+  const from = bins.map((b) => (b.fromMs / scale).toFixed(digits));
+  const to = bins.map((b) => `${(b.toMs / scale).toFixed(digits)} ${unit}`);
   const counts = bins.map((b) => `[${b.count}]`);
-  const labelWidth = Math.max(...labels.map((x) => x.length));
-  const countWidth = Math.max(...counts.map((x) => x.length));
+  const width = (xs: string[]) => Math.max(...xs.map((x) => x.length));
   const lines = bins.map((b, i) => {
     const len = b.count === 0 ? 0 : Math.max(1, Math.round((b.count * BAR_WIDTH) / max));
-    return `  ${labels[i]!.padStart(labelWidth)} ${counts[i]!.padEnd(countWidth)} |${"■".repeat(len)}`;
+    const range = `${from[i]!.padStart(width(from))} – ${to[i]!.padStart(width(to))}`;
+    return `  ${range} ${counts[i]!.padEnd(width(counts))} |${"■".repeat(len)}`;
   });
-  return `Latency histogram:\n${lines.join("\n")}\n`;
+  const title =
+    spacing === "log"
+      ? "Latency histogram (log-spaced: the slowest took 10× the fastest or more):"
+      : "Latency histogram:";
+  return `${title}\n${lines.join("\n")}\n`;
 }
