@@ -50,7 +50,8 @@ export const EXIT_CODES_HELP = `Exit codes:
   1    an error: a bad flag or value, a server that is not there, a timeout, a failed
        request (bench: any request failed); printed as "code: message"
   70   an internal error (a sockpool bug); printed with its stack
-  130  interrupted twice (the second Ctrl-C forces the exit)`;
+  130  interrupted: bench stopped by Ctrl-C (its summary says so), or a second Ctrl-C
+       forced the exit`;
 
 /**
  * Parses `argv` (the words after the command name) against the command's flags. Returns

@@ -22,7 +22,7 @@ export const benchCommand: Command = {
   name: "bench",
   summary: "load-test an echo server through the pool: throughput, latency percentiles",
   usage: [
-    "bench HOST:PORT [--requests N | --duration 10s] [--concurrency C] [--pool K] [--size 1KiB] [--json] [--html FILE]",
+    "bench HOST:PORT | tls://HOST:PORT | unix:/PATH [--requests N | --duration 10s] [-c C] [-p K] [--json] [--html FILE]",
     "bench A,B,C | srv:_SERVICE._tcp.NAME | dns:HOST:PORT [--resolver IP:PORT] [same options]",
   ],
   description:
@@ -35,7 +35,7 @@ export const benchCommand: Command = {
     "cancelled, neither completed nor failed. A progress bar is drawn on stderr when it is a\n" +
     "terminal. Ctrl-C stops at once (cancelling what is in flight), prints the summary marked\n" +
     'interrupted (--json: "interrupted": true) and exits 130. Before the run, one request on\n' +
-    "a socket of its own checks that the server echoes (within 2s, or --timeout when given);\n" +
+    "a socket of its own checks that the server echoes (within 2 s, or --timeout when given);\n" +
     "it is left out of the figures. The summary ends with a latency histogram; --html FILE\n" +
     "also writes a report to open in a browser (offline: charts are inline SVG). With\n" +
     "--rpc, requests are RPC frames multiplexed over at most K sockets (a ChannelPool);\n" +
