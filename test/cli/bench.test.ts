@@ -195,6 +195,17 @@ describe("sockpool bench", () => {
     assert.match(summary.stdout, /requests +20 \(0 errors, 2 cancelled by Ctrl-C\)/);
   });
 
+  test("Ctrl-C during the preflight: exit 130 at once, saying the run never began", opts, async (t) => {
+    const server = await rawServer(t, () => {}); // accepts, never answers
+    const cli = startCli(t, ["bench", server.endpoint, "-n", "10", "--timeout", "1h"]);
+    await server.nthConnection(1);
+    cli.child.kill("SIGINT");
+    const result = await cli.exited;
+    assert.equal(result.code, 130, result.stderr);
+    assert.equal(result.stderr, "bench: interrupted before the run began\n");
+    assert.equal(result.stdout, "");
+  });
+
   test(
     "--duration is a deadline: requests waiting or in flight at it are cancelled, not completed",
     opts,
