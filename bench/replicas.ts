@@ -96,9 +96,9 @@ async function run(kill: boolean): Promise<RunResult> {
     if (e.endpoint === victim.endpoint && Number.isNaN(ejectedAt)) ejectedAt = performance.now() - t0;
   });
   const samples: [number, number][] = [];
-  const request = async (seq: number) => {
+  const request = async (seq: number, signal: AbortSignal) => {
     const start = performance.now();
-    const bytes = await target.request(seq);
+    const bytes = await target.request(seq, signal);
     samples.push([start - t0, performance.now() - start]);
     return bytes;
   };

@@ -50,7 +50,8 @@ export const EXIT_CODES_HELP = `Exit codes:
   1    an error: a bad flag or value, a server that is not there, a timeout, a failed
        request (bench: any request failed); printed as "code: message"
   70   an internal error (a sockpool bug); printed with its stack
-  130  interrupted twice (the second Ctrl-C forces the exit)`;
+  130  interrupted: bench stopped by Ctrl-C (its summary says so), or a second Ctrl-C
+       forced the exit`;
 
 /**
  * Parses `argv` (the words after the command name) against the command's flags. Returns
@@ -62,7 +63,7 @@ export function parseCommandLine(cmd: Command, argv: string[], io: CliIo): Comma
   const options = { ...cmd.options, help: HELP_OPTION };
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: attachNegativeValues(argv, options), options, allowPositionals: true, strict: true });
   } catch (err) {
     throw new InvalidArgumentError(`${describeParseError(err)}; see "sockpool ${cmd.name} --help"`);
   }
@@ -79,6 +80,34 @@ export function parseCommandLine(cmd: Command, argv: string[], io: CliIo): Comma
     );
   }
   return { values: parsed.values as FlagValues, positionals: parsed.positionals, io };
+}
+
+/** A word that is a negative number (`-5`, `-1s`, `-.5`), not a flag. */
+const NEGATIVE_VALUE = /^-(?:\d|\.\d)/;
+
+/**
+ * `util.parseArgs` takes `-5` after `--timeout` for a flag of its own and fails with "does
+ * not take a value". Joins a string flag and a negative value that follows it into
+ * `--flag=-5`, so the value reaches the flag's parser, which says "must be positive".
+ * Words after `--` are left alone.
+ */
+export function attachNegativeValues(argv: readonly string[], options: Record<string, OptionSpec>): string[] {
+  const byShort = new Map(Object.entries(options).flatMap(([name, o]) => (o.short ? [[o.short, name]] : [])));
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (word === "--") {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const name = word.startsWith("--") ? word.slice(2) : /^-\w$/.test(word) ? byShort.get(word.slice(1)) : undefined;
+    const next = argv[i + 1];
+    if (name !== undefined && options[name]?.type === "string" && next !== undefined && NEGATIVE_VALUE.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else out.push(word);
+  }
+  return out;
 }
 
 function describeParseError(err: unknown): string {

@@ -20,8 +20,9 @@ export function formatBytes(bytes: number): string {
   return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[i]}`;
 }
 
-/** A rate with sensible precision: `4.99`, `1234`, `0.013`. */
+/** A rate with sensible precision: `4.99`, `1234`, `0.013`, `0`. */
 export function formatRate(perSecond: number): string {
+  if (perSecond === 0) return "0";
   if (perSecond >= 100) return Math.round(perSecond).toString();
   if (perSecond >= 1) return perSecond.toFixed(2);
   return perSecond.toFixed(3);
@@ -31,4 +32,12 @@ export function formatRate(perSecond: number): string {
 export function table(rows: [string, string][]): string {
   const width = Math.max(...rows.map(([label]) => label.length));
   return rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`).join("\n");
+}
+
+/** A duration as people write it: `2 s`, `250 ms`, `1.5 s`, `2 min`, `1 h`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  if (ms < 120_000 || ms % 60_000 !== 0) return `${Number((ms / 1000).toFixed(3))} s`;
+  return `${ms / 60_000} min`;
 }

@@ -6,6 +6,7 @@
 import {
   BadFrameError,
   ChannelPool,
+  type ChannelPoolOptions,
   InvalidArgumentError,
   parseTarget,
   type ServiceResolver,
@@ -13,6 +14,7 @@ import {
   type SocketPoolOptions,
 } from "../index.js";
 import type { RequestFn } from "./load.js";
+import { checkEcho, checkRpcEcho, PREFLIGHT_WINDOW } from "./preflight.js";
 
 /** The part of the bench settings a target needs. */
 export interface TargetSettings {
@@ -20,7 +22,10 @@ export interface TargetSettings {
   target: string;
   pool: number;
   size: number;
+  /** Ms per connect, acquire, write and read; `Infinity`: no timeout. */
   timeout: number;
+  /** PEM certificates to trust for `tls://` replicas (`--ca`), instead of the system's. */
+  ca?: string | undefined;
   /** Resolves `srv:`/`dns:` targets (`--resolver`); default the system's DNS servers. */
   resolver?: ServiceResolver | undefined;
   /** More pool options (benches pass a dial hook, a shorter ejection…). */
@@ -51,8 +56,14 @@ export interface SocketCounts {
 }
 
 export interface BenchTarget {
-  /** One request before the run: a server that is not there is one clear error, not N. */
-  preflight(): Promise<void>;
+  /**
+   * One round trip of a request's payload before the run, on a pool of its own (so the
+   * run's figures leave it out): a server that is not there is one clear error, not N, and
+   * one that does not echo within `windowMs` (default 2 s; `Infinity`: no limit) is
+   * InvalidArgumentError "… did not echo a 1 KiB message within 2 s …". `signal` stops it
+   * (AbortError).
+   */
+  preflight(windowMs?: number, signal?: AbortSignal): Promise<void>;
   request: RequestFn;
   sockets(): SocketCounts;
   /** Each replica's share, for a service; undefined for one endpoint. */
@@ -77,8 +88,6 @@ export function payloadMaker(size: number): (seq: number) => Buffer {
   };
 }
 
-const STALE_RETRY = { retryOnStale: true } as const;
-
 function mismatch(seq: number, size: number): BadFrameError {
   return new BadFrameError(`echo of bench request ${seq} differs from the ${size} bytes sent`);
 }
@@ -93,19 +102,28 @@ export function socketTarget(s: TargetSettings): BenchTarget & { readonly pool: 
   const service = kind !== "endpoint";
   // K sockets per replica, not K shared by all: under an even spread, replicas sharing a
   // tight maxSockets keep closing each other's idle sockets to dial their own.
-  const pool = new SocketPool({
-    maxSocketsPerEndpoint: s.pool,
+  const options = (max: number): SocketPoolOptions => ({
+    maxSocketsPerEndpoint: max,
     connectTimeout: s.timeout,
     acquireTimeout: s.timeout,
     resolver: s.resolver,
     ...s.poolOptions,
+    connect: { ...(s.ca !== undefined && { tls: { ca: s.ca } }), ...s.poolOptions?.connect },
   });
+  const pool = new SocketPool(options(s.pool));
   const make = payloadMaker(s.size);
-  const { timeout } = s;
+  const timeout = finite(s.timeout);
   return {
     pool,
-    preflight: () => pool.use(s.target, async () => {}),
-    request: (seq) =>
+    preflight: async (windowMs = PREFLIGHT_WINDOW, signal = undefined) => {
+      const probe = new SocketPool(options(1));
+      try {
+        await probe.use(s.target, (conn) => checkEcho(conn, make(0), windowMs), { signal });
+      } finally {
+        await probe.close({ timeout: 1000 });
+      }
+    },
+    request: (seq, signal) =>
       pool.use(
         s.target,
         async (conn) => {
@@ -115,7 +133,7 @@ export function socketTarget(s: TargetSettings): BenchTarget & { readonly pool: 
           if (!reply.equals(payload)) throw mismatch(seq, s.size);
           return s.size;
         },
-        STALE_RETRY,
+        { retryOnStale: true, signal },
       ),
     sockets: () => {
       const st = pool.stats();
@@ -149,21 +167,30 @@ export function rpcTarget(s: TargetSettings): BenchTarget {
     throw new InvalidArgumentError(`--rpc takes one endpoint, not the service ${JSON.stringify(s.target)}`);
   }
   const endpoint = target.endpoint;
-  const pool = new ChannelPool({
-    maxChannelsPerEndpoint: s.pool,
-    channel: { connect: { timeout: s.timeout }, requestTimeout: s.timeout },
+  const timeout = finite(s.timeout);
+  const options = (max: number): ChannelPoolOptions => ({
+    maxChannelsPerEndpoint: max,
+    channel: {
+      connect: { timeout: s.timeout, ...(s.ca !== undefined && { tls: { ca: s.ca } }) },
+      requestTimeout: timeout,
+    },
   });
+  const pool = new ChannelPool(options(s.pool));
   const make = payloadMaker(s.size);
   let sent = 0;
   return {
-    preflight: async () => {
-      sent++;
-      await pool.request(endpoint, "");
+    preflight: async (windowMs = PREFLIGHT_WINDOW, signal = undefined) => {
+      const probe = new ChannelPool(options(1));
+      try {
+        await checkRpcEcho(probe, endpoint, make(0), windowMs, signal);
+      } finally {
+        await probe.close();
+      }
     },
-    request: async (seq) => {
+    request: async (seq, signal) => {
       const payload = make(seq);
       sent++;
-      const reply = await pool.request(endpoint, payload);
+      const reply = await pool.request(endpoint, payload, { signal });
       if (!reply.equals(payload)) throw mismatch(seq, s.size);
       return s.size;
     },
@@ -174,4 +201,9 @@ export function rpcTarget(s: TargetSettings): BenchTarget {
     replicas: () => undefined,
     close: () => pool.close(),
   };
+}
+
+/** A timeout for one operation: undefined when there is none. */
+function finite(ms: number): number | undefined {
+  return Number.isFinite(ms) ? ms : undefined;
 }

@@ -4,7 +4,7 @@ import { after, describe, test } from "node:test";
 import { createRpcEchoServer } from "../../src/rpc/index.js";
 import { createEchoServer } from "../../src/server/index.js";
 import { assertNoOpenSockets, closedPort, echoServer, rawServer, TEST_TIMEOUT } from "../helpers/net.js";
-import { type CliResult, runCli, startCli } from "./cli.js";
+import { type CliResult, runCli, serveCli, startCli } from "./cli.js";
 
 const opts = { timeout: TEST_TIMEOUT };
 
@@ -13,6 +13,12 @@ after(assertNoOpenSockets);
 interface BenchJson {
   requests: number;
   errors: number;
+  cancelled: number;
+  interrupted: boolean;
+  rpsPerSecond: { min: number; mean: number; max: number; stdev: number; samples: number };
+  histogram: { spacing: "linear" | "log"; bins: { fromMs: number; toMs: number; count: number }[] };
+  timeline: { requests: number[]; errors: Record<string, number[]> };
+  settings: { durationMs: number | null };
   durationMs: number;
   rps: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number; min: number; mean: number };
@@ -43,6 +49,17 @@ describe("sockpool bench", () => {
     assert.ok(r.latencyMs.p99 <= r.latencyMs.max);
     assert.ok(r.sockets.opened >= 1 && r.sockets.opened <= 3, `opened ${r.sockets.opened}`);
     assert.ok(r.sockets.reused >= 200 - 3, `reused ${r.sockets.reused}`);
+    // Ten bars from the fastest to the slowest, holding every successful request.
+    assert.equal(r.histogram.bins.length, 10);
+    assert.equal(r.histogram.spacing, r.latencyMs.max / r.latencyMs.min >= 10 ? "log" : "linear");
+    assert.equal(r.histogram.bins[0]!.fromMs, r.latencyMs.min);
+    assert.equal(r.histogram.bins[9]!.toMs, r.latencyMs.max);
+    assert.equal(
+      r.histogram.bins.reduce((n, b) => n + b.count, 0),
+      200,
+    );
+    assert.deepEqual(r.timeline.requests.length, 1);
+    assert.equal(r.rpsPerSecond.samples, 1);
     assert.equal(result.stderr, "", "no progress bar when stderr is piped");
   });
 
@@ -56,7 +73,8 @@ describe("sockpool bench", () => {
     const r = parseJson(result);
     assert.equal(r.requests, 20);
     assert.equal(r.errors, 0);
-    assert.equal(r.sockets.opened, 5);
+    assert.deepEqual(r.sockets, { opened: 5, reused: 15, retries: 0 }, "the preflight is not counted");
+    assert.equal(server.stats().total, 6, "the preflight had a socket of its own");
     assert.ok(r.durationMs >= 4 * 200 - 10, `durationMs ${r.durationMs}`);
     assert.ok(r.latencyMs.max >= 4 * 200 - 10, `max ${r.latencyMs.max}`);
   });
@@ -66,14 +84,38 @@ describe("sockpool bench", () => {
     const result = await runCli(t, ["bench", server.endpoint, "-n", "50", "-c", "4"]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^bench 127\.0\.0\.1:\d+: 50 requests, concurrency 4, 1 KiB each/);
-    assert.match(result.stdout, /requests +50 \(0 errors\)/);
+    assert.match(result.stdout, /requests +50 \(0 errors, 0 cancelled\)/);
+    assert.match(
+      result.stdout,
+      /req\/s +min [\d.]+ +mean [\d.]+ +max [\d.]+ +stdev [\d.]+ +\(per second of the run, 1 sample\)/,
+    );
     assert.match(result.stdout, /throughput +[\d.]+ req\/s, [\d.]+ MB\/s/);
     assert.match(result.stdout, /latency +p50 [\d.]+ m?s +p90 [\d.]+ m?s +p99 [\d.]+ m?s +max [\d.]+ m?s/);
     assert.match(result.stdout, /sockets +[1-4] opened, \d+ reused \(pool of 4\)/);
+    // It ends with a histogram in the manner of hey: ten bars whose counts add up to the requests.
+    const [, histogram = ""] = result.stdout.split(/\nLatency histogram(?: \(log-spaced: [^\n]*\))?:\n/);
+    const bars = histogram.trimEnd().split("\n");
+    assert.equal(bars.length, 10, result.stdout);
+    let total = 0;
+    for (const bar of bars) {
+      const m = /^ +[\d.]+ – +[\d.]+ (?:µs|ms|s) \[(\d+)\] +\|(■*)$/.exec(bar);
+      assert.ok(m, bar);
+      total += Number(m[1]);
+      assert.equal(m[2]!.length > 0, Number(m[1]) > 0, bar);
+    }
+    assert.equal(total, 50);
+    assert.ok(
+      bars.some((b) => b.endsWith(`|${"■".repeat(40)}`)),
+      "the fullest bar is 40 wide",
+    );
   });
 
   test("a reply that differs from the request counts as an error; exit 1", opts, async (t) => {
-    const server = await rawServer(t, (socket) => socket.on("data", (d) => socket.write(Buffer.from(d).fill(0x78))));
+    // Echoes the first message it ever gets (the preflight's), then garbles every reply.
+    let messages = 0;
+    const server = await rawServer(t, (socket) =>
+      socket.on("data", (d) => socket.write(messages++ === 0 ? d : Buffer.from(d).fill(0x78))),
+    );
     const result = await runCli(t, ["bench", server.endpoint, "-n", "5", "-c", "1", "--size", "16", "--json"]);
     assert.equal(result.code, 1);
     const r = parseJson(result);
@@ -118,16 +160,118 @@ describe("sockpool bench", () => {
     assert.equal(result.stdout, "");
   });
 
-  test("Ctrl-C stops a long run early and still prints the report, exit 0", opts, async (t) => {
-    const server = await echoServer(t);
-    const cli = startCli(t, ["bench", server.endpoint, "--duration", "1h", "-c", "2", "--pool", "2", "--json"]);
-    await server.nthConnection(2); // the preflight socket, then the run's second one
+  test("Ctrl-C stops at once: in-flight requests cancelled, the run marked interrupted, exit 130", opts, async (t) => {
+    // Echoes the preflight and the next 20 messages, then holds every message unanswered.
+    let messages = 0;
+    let held: () => void = () => {};
+    const twoHeld = new Promise<void>((resolve) => (held = resolve));
+    const server = await rawServer(t, (socket) =>
+      socket.on("data", (d) => {
+        if (++messages <= 21) socket.write(d);
+        else if (messages === 23) held();
+      }),
+    );
+    const args = ["bench", server.endpoint, "-d", "1h", "-c", "2", "-p", "2", "--size", "100", "--json"];
+    const cli = startCli(t, args);
+    await twoHeld;
     cli.child.kill("SIGINT");
     const result = await cli.exited;
+    assert.equal(result.code, 130, result.stderr);
+    const r = parseJson(result);
+    assert.equal(r.interrupted, true);
+    assert.deepEqual([r.requests, r.errors, r.cancelled], [20, 0, 2], JSON.stringify(r));
+
+    // The summary says so too.
+    messages = 0;
+    const text = startCli(t, args.slice(0, -1));
+    await new Promise<void>((resolve) => (held = resolve));
+    text.child.kill("SIGINT");
+    const summary = await text.exited;
+    assert.equal(summary.code, 130, summary.stderr);
+    assert.match(
+      summary.stdout,
+      /\n {2}interrupted +by Ctrl-C after [\d.]+ m?s: the figures cover the run until then\n/,
+    );
+    assert.match(summary.stdout, /requests +20 \(0 errors, 2 cancelled by Ctrl-C\)/);
+  });
+
+  test("Ctrl-C during the preflight: exit 130 at once, saying the run never began", opts, async (t) => {
+    const server = await rawServer(t, () => {}); // accepts, never answers
+    const cli = startCli(t, ["bench", server.endpoint, "-n", "10", "--timeout", "1h"]);
+    await server.nthConnection(1);
+    cli.child.kill("SIGINT");
+    const result = await cli.exited;
+    assert.equal(result.code, 130, result.stderr);
+    assert.equal(result.stderr, "bench: interrupted before the run began\n");
+    assert.equal(result.stdout, "");
+  });
+
+  test(
+    "--duration is a deadline: requests waiting or in flight at it are cancelled, not completed",
+    opts,
+    async (t) => {
+      const server = createEchoServer({ delay: 250 });
+      await server.listen({ port: 0 });
+      t.after(() => server.close({ timeout: 1000 }));
+      const ep = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const args = ["bench", ep, "-d", "1s", "-c", "20", "-p", "5", "--timeout", "1h", "--json"];
+      const r = parseJson(await runCli(t, args));
+      // Every worker has one request waiting for a socket or in flight when the deadline hits.
+      assert.equal(r.cancelled, 20, JSON.stringify(r));
+      assert.equal(r.errors, 0);
+      assert.ok(r.requests >= 5, JSON.stringify(r));
+      assert.ok(r.durationMs >= 1000, String(r.durationMs));
+      assert.equal(r.sockets.opened, 5, "the preflight's socket is not the run's");
+      // Borrows: each completed request and the 5 in flight at the deadline; all but 5 reused a socket.
+      assert.equal(r.sockets.reused, r.requests);
+    },
+  );
+
+  test("--duration against a server that stops answering still ends at the deadline", opts, async (t) => {
+    // Echoes the preflight, then never answers again: without the deadline this run would last an hour.
+    let messages = 0;
+    const server = await rawServer(t, (socket) => socket.on("data", (d) => messages++ === 0 && socket.write(d)));
+    const args = ["bench", server.endpoint, "-d", "300ms", "-c", "4", "-p", "2", "--timeout", "1h", "--json"];
+    const result = await runCli(t, args);
     assert.equal(result.code, 0, result.stderr);
     const r = parseJson(result);
-    assert.ok(r.requests > 0 && r.errors === 0, JSON.stringify(r));
-    assert.ok(r.durationMs < 3_600_000);
+    assert.deepEqual([r.requests, r.errors, r.cancelled, r.interrupted], [0, 0, 4, false], JSON.stringify(r));
+    assert.deepEqual(r.timeline, { requests: [0], errors: {} });
+  });
+
+  test("a bare --duration is seconds, as autocannon reads it", opts, async (t) => {
+    const server = await echoServer(t);
+    const result = await runCli(t, ["bench", server.endpoint, "-d", "0.3", "-c", "2", "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    const r = parseJson(result);
+    assert.equal(r.settings.durationMs, 300);
+    assert.ok(r.durationMs >= 300, String(r.durationMs));
+  });
+
+  test(
+    "the preflight fails fast with a plain message against a server that does not echo (serve ack)",
+    opts,
+    async (t) => {
+      const { port } = await serveCli(t, ["ack"]);
+      const result = await runCli(t, ["bench", `127.0.0.1:${port}`, "-n", "100"]);
+      assert.equal(result.code, 1);
+      assert.equal(
+        result.stderr,
+        `ERR_SOCKPOOL_INVALID_ARGUMENT: 127.0.0.1:${port} did not echo a 1 KiB message within 2 s; ` +
+          'sockpool bench needs an echo server (it answered "Message received\\n")\n',
+      );
+      assert.equal(result.stdout, "");
+    },
+  );
+
+  test("the preflight gives a silent server --timeout to answer, then says it answered nothing", opts, async (t) => {
+    const server = await rawServer(t, () => {});
+    const result = await runCli(t, ["bench", server.endpoint, "-n", "5", "--size", "16", "--timeout", "150ms"]);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /^ERR_SOCKPOOL_INVALID_ARGUMENT: 127\.0\.0\.1:\d+ did not echo a 16 B message within 150 ms; .*\(it answered nothing\)\n$/,
+    );
   });
 
   test("--duration runs for about that long", opts, async (t) => {
@@ -152,7 +296,7 @@ describe("sockpool bench", () => {
     assert.ok(r.sockets.opened >= 1 && r.sockets.opened <= 2, `opened ${r.sockets.opened}`);
     // 50 in flight at once over ≤ 2 sockets: 100 requests take about 2 delays, not 50.
     assert.ok(r.latencyMs.p50 >= 100 && r.durationMs >= 200, JSON.stringify(r.latencyMs));
-    assert.ok(server.stats().total <= 2);
+    assert.ok(server.stats().total <= 3, "the preflight's own socket, then at most --pool");
   });
 
   test("bad flags: exit 1, naming the flag and value", opts, async (t) => {
@@ -163,12 +307,20 @@ describe("sockpool bench", () => {
       [["--rate", "fast"], /--rate: expected .*got "fast"/],
       [["--bogus"], /unknown option --bogus; see "sockpool bench --help"/],
       [["--pool"], /option --pool needs a value/],
+      [["-d", "0s"], /--duration: must be positive, got "0s"/],
+      [["--duration", "-2"], /--duration: must be positive, got "-2"/],
+      [["--timeout", "-5"], /--timeout: must be positive, got "-5"/],
+      [["-c", "-1"], /--concurrency: must be positive, got "-1"/],
+      [["--size", "65MiB"], /--size: expected a size .*at most 64 MiB, got "65MiB"/],
+      [["--ca", "ca.pem"], /--ca applies to tls:\/\/ targets only, not "127\.0\.0\.1:1"/],
     ];
-    for (const [flags, message] of cases) {
-      const result = await runCli(t, ["bench", "127.0.0.1:1", ...flags]);
+    const results = await Promise.all(cases.map(([flags]) => runCli(t, ["bench", "127.0.0.1:1", ...flags])));
+    for (const [i, [flags, message]] of cases.entries()) {
+      const result = results[i]!;
       assert.equal(result.code, 1, flags.join(" "));
       assert.match(result.stderr, /^ERR_SOCKPOOL_INVALID_ARGUMENT: /);
       assert.match(result.stderr, message);
+      assert.equal(result.stderr.split("\n").length, 2, "one line");
     }
   });
 

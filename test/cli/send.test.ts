@@ -50,6 +50,15 @@ describe("sockpool send", () => {
     assert.match(result.stderr, /^ERR_SOCKPOOL_READ_TIMEOUT: .*200 ms/);
   });
 
+  test("--timeout 0 means no timeout, not zero milliseconds", opts, async (t) => {
+    const server = await rawServer(t, (socket) => socket.on("data", (d) => setTimeout(() => socket.write(d), 50)));
+    const result = await runCli(t, ["send", server.endpoint, "patience", "--timeout", "0"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "patience\n");
+    const negative = await runCli(t, ["send", server.endpoint, "x", "--timeout", "-1s"]);
+    assert.equal(negative.stderr, 'ERR_SOCKPOOL_INVALID_ARGUMENT: --timeout: must be positive, got "-1s"\n');
+  });
+
   test("a server that closes without answering: exit 1, connection closed", opts, async (t) => {
     const server = await rawServer(t, (socket) => socket.on("data", () => socket.end()));
     const result = await runCli(t, ["send", server.endpoint, "hello"]);
