@@ -119,6 +119,7 @@ describe("sockpool serve", () => {
     await conn.write("\x1b]0;owned\x07 and a last line");
     await conn.end();
     await cli.waitFor(/\\x1b\]0;owned\\x07 and a last line \[no newline before EOF\]$/m);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the output must hold none of these
     assert.doesNotMatch(cli.stdout(), /\x1b/, "no escape sequence reaches the terminal");
     await conn.close();
     assert.equal((await interrupt(cli)).code, 0);
