@@ -1,5 +1,5 @@
 export { type AckServerOptions, createAckServer } from "./builtins/ack.js";
-export { createChatServer } from "./builtins/chat.js";
+export { type ChatServerOptions, createChatServer } from "./builtins/chat.js";
 export { createEchoServer, type EchoServerOptions } from "./builtins/echo.js";
 export { createPrintServer, type PrintServerOptions } from "./builtins/print.js";
 export type { Bus, BusEvents, BusOutage, BusRecovery, BusState, BusStats } from "./bus.js";

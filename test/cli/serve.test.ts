@@ -81,16 +81,27 @@ describe("sockpool serve", () => {
     assert.equal((await interrupt(cli)).code, 0);
   });
 
-  test("chat sends each line to every other client, not back to its sender", opts, async (t) => {
+  test("chat sends each line to every other client, tagged with its sender, not back to it", opts, async (t) => {
     const { cli, port } = await serveCli(t, ["chat"]);
     const alice = await client(t, port);
     const bob = await client(t, port);
     // Both are members once each has been heard: a line from bob reaches alice.
     await bob.write("bob here\n");
-    assert.equal(await alice.readLine(), "bob here");
+    assert.equal(await alice.readLine(), `127.0.0.1:${bob.localPort}: bob here`);
     await alice.write("hi bob\n");
-    assert.equal(await bob.readLine(), "hi bob");
+    assert.equal(await bob.readLine(), `127.0.0.1:${alice.localPort}: hi bob`);
     assert.equal(alice.bufferedLength, 0);
+    assert.equal((await interrupt(cli)).code, 0);
+  });
+
+  test("chat --no-prefix relays lines as sent", opts, async (t) => {
+    const { cli, port } = await serveCli(t, ["chat", "--no-prefix"]);
+    const alice = await client(t, port);
+    const bob = await client(t, port);
+    await bob.write("bob here\n");
+    assert.equal(await alice.readLine(), "bob here");
+    await alice.write("127.0.0.1:1: not a tag\n");
+    assert.equal(await bob.readLine(), "127.0.0.1:1: not a tag");
     assert.equal((await interrupt(cli)).code, 0);
   });
 

@@ -9,7 +9,10 @@ import { type Connection, connect } from "sockpool";
 export class Member {
   readonly name: string;
   readonly conn: Connection;
+  /** The lines received, without the sender's tag `serve chat` puts in front. */
   readonly lines: string[] = [];
+  /** Each line's sender tag (`127.0.0.1:50312`), or "" for an untagged line. */
+  readonly tags: string[] = [];
   #waiters: { check: () => boolean; resolve: () => void }[] = [];
   #ended = false;
   readonly done: Promise<void>;
@@ -41,6 +44,11 @@ export class Member {
     return this.until((lines) => lines.includes(line), `hearing ${JSON.stringify(line)}`);
   }
 
+  /** This member as the others see it in a tag: its address and port. */
+  get tag(): string {
+    return `${this.conn.localAddress}:${this.conn.localPort}`;
+  }
+
   /** The lines from `sender` (`"<sender> <n>"`), as their numbers, in arrival order. */
   from(sender: string): number[] {
     const prefix = `${sender} `;
@@ -50,7 +58,9 @@ export class Member {
   async #read(): Promise<void> {
     try {
       for (let line = await this.conn.readLine(); line !== null; line = await this.conn.readLine()) {
-        this.lines.push(line);
+        const tagged = TAGGED.exec(line);
+        this.lines.push(tagged ? (tagged[2] as string) : line);
+        this.tags.push(tagged ? (tagged[1] as string) : "");
         this.#notify();
       }
       void this.conn.close(); // the server ended the room (closing): leave too, as nc does
@@ -69,6 +79,9 @@ export class Member {
     });
   }
 }
+
+/** `127.0.0.1:50312: text`: a line `serve chat` tagged with its sender. */
+const TAGGED = /^(127\.0\.0\.1:\d+): (.*)$/;
 
 /** Connects `name` to `port` (destroyed after the test). */
 export async function join(t: TestContext, name: string, port: number): Promise<Member> {
@@ -103,9 +116,9 @@ export async function talk(member: Member, n: number): Promise<void> {
 /**
  * The guarantee of a room, after each member `talk`ed: every member heard each other
  * member's `n` lines exactly once and in order (a replay would come before its sender's
- * "bye"), and none of its own.
+ * "bye"), and none of its own. With `tagged`, each line also names its true sender.
  */
-export async function assertEveryoneHeardEveryone(members: Member[], n: number): Promise<void> {
+export async function assertEveryoneHeardEveryone(members: Member[], n: number, tagged = false): Promise<void> {
   const seq = Array.from({ length: n }, (_, i) => i);
   await Promise.all(
     members.map((m) =>
@@ -118,5 +131,13 @@ export async function assertEveryoneHeardEveryone(members: Member[], n: number):
   for (const m of members) {
     assert.deepEqual(m.from(m.name), [], `${m.name} heard its own lines`);
     for (const o of members) if (o !== m) assert.deepEqual(m.from(o.name), seq, `${m.name} hearing ${o.name}`);
+    const expected = m.lines.map((line) => (tagged ? members.find((o) => o.name === senderOf(line))?.tag : ""));
+    assert.deepEqual(m.tags, expected, `the sender tags ${m.name} heard`);
   }
+}
+
+/** Who sent a line of these tests: `hello <name>`, `bye <name>` or `<name> <n>`. */
+function senderOf(line: string): string | undefined {
+  const words = line.split(" ");
+  return words[0] === "hello" || words[0] === "bye" ? words[1] : words[0];
 }

@@ -1,5 +1,7 @@
 import cluster from "node:cluster";
+import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import tls from "node:tls";
 import {
   type Bus,
   createAckServer,
@@ -18,6 +20,7 @@ import { formatMs } from "../format.js";
 import { onInterrupt } from "../interrupt.js";
 import { parseCount, parseDuration, parsePort } from "../parse.js";
 import { formatBusStats, openRoom, type RoomSettings } from "../room.js";
+import { clearStaleSocket } from "../unix-socket.js";
 
 const KINDS = ["echo", "chat", "ack", "print", "rpc-echo"] as const;
 type Kind = (typeof KINDS)[number];
@@ -30,6 +33,8 @@ const ONLY: Record<string, Kind[]> = {
   "per-line": ["ack"],
   redis: ["chat"],
   room: ["chat"],
+  prefix: ["chat"],
+  "no-prefix": ["chat"],
 };
 
 /** Everything `serve` was asked to do, parsed. */
@@ -37,6 +42,13 @@ export interface ServeSettings {
   kind: Kind;
   host: string;
   port: number;
+  /** --path: a Unix socket instead of host and port. */
+  path: string | undefined;
+  /** --tls: the certificate and key read from --cert and --key. */
+  tls: { cert: Buffer; key: Buffer } | undefined;
+  handshakeTimeout: number;
+  /** chat: tag each relayed line with its sender (--no-prefix turns it off). */
+  prefix: boolean;
   delay: number;
   once: boolean;
   message: string | undefined;
@@ -53,7 +65,7 @@ export const serveCommand: Command = {
   summary: "run a built-in server: echo, chat, ack, print or rpc-echo",
   usage: [
     "serve echo     [--host H] [--port P] [--delay 1s] [--once]",
-    "serve chat     [--host H] [--port P] [--redis URL [--room NAME]]",
+    "serve chat     [--host H] [--port P] [--no-prefix] [--redis URL [--room NAME]]",
     "serve ack      [--host H] [--port P] [--message TEXT] [--per-line]",
     "serve print    [--host H] [--port P]",
     "serve rpc-echo [--host H] [--port P] [--delay 1s]",
@@ -69,12 +81,22 @@ export const serveCommand: Command = {
     "          characters escaped; a last line without a newline is marked as partial\n" +
     "rpc-echo  answers each request of the multiplexed RPC protocol with its payload\n" +
     "          (after --delay; many in flight per socket); load it with bench --rpc\n\n" +
+    "Every kind serves on a Unix socket with --path, and TLS (1.2 or later) with --tls\n" +
+    "--cert FILE --key FILE; a client must finish its handshake within --handshake-timeout.\n" +
+    "chat tags each line with its sender (127.0.0.1:50312: hello) unless --no-prefix.\n\n" +
     'Prints "<kind> server listening on HOST:PORT" once bound. Ctrl-C or SIGTERM closes\n' +
     "gracefully: stops accepting, lets clients finish for up to --close-timeout, exits 0;\n" +
     "a second Ctrl-C forces (exit 130). Binds 127.0.0.1 unless --host says otherwise.",
   options: {
     host: { type: "string", value: "HOST", help: 'address to bind (default 127.0.0.1; "::" for all)' },
     port: { type: "string", value: "PORT", help: "port to bind, 0 for any free one (default 3000)" },
+    path: { type: "string", value: "SOCK", help: "serve on this Unix socket instead (a stale one is replaced)" },
+    tls: { type: "boolean", help: "serve TLS 1.2+ with --cert and --key" },
+    cert: { type: "string", value: "FILE", help: "--tls: the certificate chain, PEM" },
+    key: { type: "string", value: "FILE", help: "--tls: the private key, PEM" },
+    "handshake-timeout": { type: "string", value: "DURATION", help: "--tls: handshake deadline (default 5s)" },
+    prefix: { type: "boolean", help: "chat: tag each line with its sender (the default)" },
+    "no-prefix": { type: "boolean", help: "chat: relay lines as sent" },
     delay: { type: "string", value: "DURATION", help: "echo, rpc-echo: answer each message after this long" },
     once: { type: "boolean", help: "echo: answer one message per connection, then close it" },
     message: { type: "string", value: "TEXT", help: 'ack: the answer (default "Message received")' },
@@ -89,6 +111,8 @@ export const serveCommand: Command = {
   examples: [
     "sockpool serve echo --port 3000 --delay 1s",
     "sockpool serve echo --port 0 --once",
+    "sockpool serve echo --path /tmp/echo.sock",
+    "sockpool serve echo --tls --cert server.pem --key server-key.pem",
     "sockpool serve chat --host :: --port 4000 --max-connections 1000",
     'sockpool serve ack --message "OK"',
     "sockpool serve ack --per-line",
@@ -121,10 +145,27 @@ export function serveSettings(values: FlagValues, kindText: string): ServeSettin
       `--room ${JSON.stringify(room)} needs --redis URL: the room is shared through Redis`,
     );
   }
+  if (values.prefix === true && values["no-prefix"] === true) {
+    throw new InvalidArgumentError("--prefix and --no-prefix contradict each other; give one");
+  }
+  const path = str(values, "path");
+  if (path !== undefined) {
+    const both = ["host", "port"].filter((f) => values[f] !== undefined).map((f) => `--${f}`);
+    if (both.length > 0) {
+      throw new InvalidArgumentError(`--path ${JSON.stringify(path)} serves a Unix socket; drop ${both.join(" and ")}`);
+    }
+    if (path === "") throw new InvalidArgumentError('--path must name a file, got ""');
+  }
   return {
     kind,
     host: str(values, "host") ?? "127.0.0.1",
     port: parsePort("--port", str(values, "port") ?? "3000"),
+    path,
+    tls: tlsSettings(values),
+    handshakeTimeout: parseDuration("--handshake-timeout", str(values, "handshake-timeout") ?? "5s", {
+      positive: true,
+    }),
+    prefix: values["no-prefix"] !== true,
     delay: parseDuration("--delay", str(values, "delay") ?? "0"),
     once: values.once === true,
     message: str(values, "message"),
@@ -137,16 +178,58 @@ export function serveSettings(values: FlagValues, kindText: string): ServeSettin
 }
 
 /**
+ * `--tls --cert FILE --key FILE`, read and checked now: a missing file, a PEM that does not
+ * parse or a key that does not match the certificate is one error naming the flag, before
+ * anything listens.
+ */
+function tlsSettings(values: FlagValues): ServeSettings["tls"] {
+  const cert = str(values, "cert");
+  const key = str(values, "key");
+  const extra = ["cert", "key", "handshake-timeout"].filter((f) => values[f] !== undefined);
+  if (values.tls !== true) {
+    if (extra.length === 0) return undefined;
+    throw new InvalidArgumentError(`--${extra[0]} applies to --tls only; add --tls to serve TLS`);
+  }
+  if (cert === undefined || key === undefined) {
+    throw new InvalidArgumentError(
+      `--tls needs --cert FILE and --key FILE (missing ${cert === undefined ? "--cert" : "--key"})`,
+    );
+  }
+  const pem = { cert: readPem("--cert", cert), key: readPem("--key", key) };
+  try {
+    tls.createSecureContext(pem);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new InvalidArgumentError(
+      `--cert ${JSON.stringify(cert)} and --key ${JSON.stringify(key)} cannot serve TLS: ${why}`,
+    );
+  }
+  return pem;
+}
+
+function readPem(flag: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    const why = (err as { code?: string }).code ?? String(err);
+    throw new InvalidArgumentError(`${flag} ${JSON.stringify(file)} cannot be read (${why})`);
+  }
+}
+
+/**
  * Builds the server `settings` describe; `io` receives the print server's lines. `bus` is
  * chat's room (left out in a worker, whose server joins the workers' room).
  */
 export function buildServer(s: ServeSettings, io: CliIo, bus?: Bus): Server | RpcServer {
-  const options: ServerOptions = s.maxConnections === undefined ? {} : { maxConnections: s.maxConnections };
+  const options: ServerOptions = {
+    ...(s.maxConnections !== undefined && { maxConnections: s.maxConnections }),
+    ...(s.tls && { handshakeTimeout: s.handshakeTimeout }),
+  };
   switch (s.kind) {
     case "echo":
       return createEchoServer({ ...options, delay: s.delay, once: s.once });
     case "chat":
-      return createChatServer({ ...options, bus });
+      return createChatServer({ ...options, bus, prefix: s.prefix });
     case "ack":
       return createAckServer({ ...options, message: s.message, perLine: s.perLine });
     case "print":
@@ -158,12 +241,13 @@ export function buildServer(s: ServeSettings, io: CliIo, bus?: Bus): Server | Rp
 
 async function serve({ values, positionals, io }: CommandContext): Promise<number> {
   const s = serveSettings(values, positionals[0]!);
+  if (s.path !== undefined && cluster.isPrimary) await clearStaleSocket(s.path);
   if (s.workers > 1) return serveCluster(s, io);
   const bus = s.room ? await openRoom(s.room, io) : undefined;
   const server = await startServer(s, io, bus);
   const stopped = interrupted(() => server.destroy());
   try {
-    io.stdout.write(`${s.kind} server listening on ${formatAddress(server.address())}${inRoom(s)} (Ctrl-C to stop)\n`);
+    io.stdout.write(`${s.kind} server listening on ${where(s, server.address())}${inRoom(s)} (Ctrl-C to stop)\n`);
     const signal = await stopped.signal;
     const clients = server.stats().current;
     io.stderr.write(`${signal}: closing, up to ${formatMs(s.closeTimeout)} for ${clients} clients (again to force)\n`);
@@ -183,7 +267,8 @@ async function startServer(s: ServeSettings, io: CliIo, bus?: Bus): Promise<Serv
   // Two branches: a call on the union cannot pick between Server's typed `on` and RpcServer's.
   if (server instanceof RpcServer) server.on("error", onError);
   else server.on("error", onError);
-  await server.listen({ host: s.host, port: s.port });
+  const on = s.path !== undefined ? { path: s.path } : { host: s.host, port: s.port };
+  await server.listen({ ...on, ...(s.tls && { tls: s.tls }) });
   return server;
 }
 
@@ -208,8 +293,9 @@ async function serveCluster(s: ServeSettings, io: CliIo): Promise<number> {
   }
   const stopped = interrupted(() => handle.destroy());
   try {
-    const where = formatAddress(handle.address);
-    io.stdout.write(`${s.kind} server listening on ${where} with ${s.workers} workers${inRoom(s)} (Ctrl-C to stop)\n`);
+    io.stdout.write(
+      `${s.kind} server listening on ${where(s, handle.address)} with ${s.workers} workers${inRoom(s)} (Ctrl-C to stop)\n`,
+    );
     const first = await Promise.race([stopped.signal, handle.closed.then(() => "exited" as const)]);
     if (first === "exited") {
       io.stderr.write(`ERR_SOCKPOOL_SERVER_CLOSED: every worker exited on its own; see their errors above\n`);
@@ -244,6 +330,11 @@ function interrupted(force: () => void): { signal: Promise<NodeJS.Signals>; remo
   let stop: (signal: NodeJS.Signals) => void = () => {};
   const signal = new Promise<NodeJS.Signals>((resolve) => (stop = resolve));
   return { signal, remove: onInterrupt(stop, force) };
+}
+
+/** Where the server listens, as `send` and `bench` take it: `tls://` in front for TLS. */
+function where(s: ServeSettings, address: AddressInfo | string | null): string {
+  return `${s.tls ? "tls://" : ""}${formatAddress(address)}`;
 }
 
 /** `127.0.0.1:3000`, `[::1]:3000`, or a Unix path. */
