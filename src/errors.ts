@@ -28,6 +28,7 @@ export type ErrorCode =
   | "ERR_SOCKPOOL_NOT_BORROWED"
   | "ERR_SOCKPOOL_REMOTE"
   | "ERR_SOCKPOOL_MISSING_DEPENDENCY"
+  | "ERR_SOCKPOOL_PROXY_PROTOCOL"
   | "ERR_SOCKPOOL_INTERNAL";
 
 export interface SockpoolErrorOptions {
@@ -363,6 +364,32 @@ export class MissingDependencyError extends SockpoolError<"ERR_SOCKPOOL_MISSING_
       { cause },
     );
     this.dependency = dependency;
+  }
+}
+
+/** Why a server with `proxyProtocol` closed a connection before serving it. */
+export type ProxyRefusal = "untrusted" | "missing" | "malformed" | "timeout";
+
+const PROXY_REFUSALS: Record<ProxyRefusal, string> = {
+  untrusted: "is not on the trust list",
+  missing: "sent no PROXY protocol header",
+  malformed: "sent a malformed PROXY protocol header",
+  timeout: "did not send its PROXY protocol header within",
+};
+
+/**
+ * A server with `proxyProtocol` closed a connection before serving it: `reason` says why,
+ * `peer` is the socket's own address (the balancer, or whoever connected), `cause` the
+ * parser's error for a malformed header.
+ */
+export class ProxyProtocolError extends SockpoolError<"ERR_SOCKPOOL_PROXY_PROTOCOL"> {
+  static readonly CODE = "ERR_SOCKPOOL_PROXY_PROTOCOL";
+  readonly reason: ProxyRefusal;
+  readonly peer: string;
+  constructor(reason: ProxyRefusal, peer: string, detail: string, cause?: unknown) {
+    super(ProxyProtocolError.CODE, `PROXY protocol: ${peer} ${PROXY_REFUSALS[reason]}${detail}`, { cause });
+    this.reason = reason;
+    this.peer = peer;
   }
 }
 

@@ -5,12 +5,25 @@
 export type { Codec, Decoder } from "./codec/codec.js";
 export { type LengthPrefixedOptions, lengthPrefixedCodec } from "./codec/length-prefixed.js";
 export { type LineCodecOptions, lineCodec } from "./codec/lines.js";
+export type {
+  ProxyAddress,
+  ProxyCommand,
+  ProxyFamily,
+  ProxyHeader,
+  ProxyHeaderInit,
+  ProxySslInfo,
+  ProxyTlv,
+  ProxyTlvs,
+  ProxyTransport,
+} from "./codec/proxy-protocol.js";
 export { rawCodec } from "./codec/raw.js";
 export { type ConnectOptions, connect } from "./connection/connect.js";
 export {
   Connection,
   type ConnectionOptions,
   type ConnectionState,
+  type ProxiedBy,
+  type ProxiedPeer,
   type ReadUntilOptions,
 } from "./connection/connection.js";
 export { type Endpoint, type EndpointInput, endpointKey, parseEndpoint } from "./endpoint.js";
@@ -32,6 +45,8 @@ export {
   MissingDependencyError,
   NotBorrowedError,
   PoolClosedError,
+  ProxyProtocolError,
+  type ProxyRefusal,
   QueueFullError,
   ReadInProgressError,
   ReadTimeoutError,

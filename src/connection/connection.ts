@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import type { Decoder } from "../codec/codec.js";
 import { DEFAULT_MAX_LINE } from "../codec/lines.js";
+import type { ProxyHeader } from "../codec/proxy-header.js";
 import { ConnectionClosedError, wrapSocketError } from "../errors.js";
 import type { WaitOptions } from "../internal/cancel.js";
 import { type Deferred, deferred } from "../internal/deferred.js";
@@ -32,6 +33,24 @@ export interface ConnectionOptions {
  */
 export interface ConnectionOwner {
   release(conn: Connection): Promise<void>;
+}
+
+/**
+ * The load balancer a server's client came through (PROXY protocol): the balancer's own
+ * address and port (both undefined on a Unix socket listener) and the header it sent, TLVs
+ * included (`header.tlvs`).
+ */
+export interface ProxiedBy {
+  readonly address: string | undefined;
+  readonly port: number | undefined;
+  readonly header: ProxyHeader;
+}
+
+/** The peer a server's connection reports when a PROXY protocol header named it. */
+export interface ProxiedPeer {
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly proxiedBy: ProxiedBy;
 }
 
 /** Lifecycle: `open → closing → closed`; `closing` is `close()` waiting for the peer. */
@@ -80,6 +99,12 @@ export let feedConnection: (conn: Connection, chunk: Buffer) => void;
 export let fedFromOutside: (conn: Connection) => void;
 
 /**
+ * Says that `conn`'s peer is the client a PROXY protocol header named, not the socket's
+ * own peer (the balancer): `remoteAddress`, `remotePort` and `proxiedBy` report `peer`.
+ */
+export let setPeer: (conn: Connection, peer: ProxiedPeer) => void;
+
+/**
  * Promises over a `net.Socket` or `tls.TLSSocket`: asyncio's StreamReader and StreamWriter
  * in one object. One read runs at a time; writes resolve when the socket takes the bytes.
  * The read side is a {@link Reader} (connection/reader.ts), the write side a {@link Writer}
@@ -104,6 +129,7 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
   #closing: Promise<void> | undefined;
   #closed: Deferred<void> | undefined;
   #owner: ConnectionOwner | undefined;
+  #peer: ProxiedPeer | undefined;
   readonly #createdAt = Date.now();
 
   /**
@@ -136,6 +162,9 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     feedConnection = (conn, chunk) => {
       conn.#reader.feed(chunk);
     };
+    setPeer = (conn, peer) => {
+      conn.#peer = peer;
+    };
     fedFromOutside = (conn) => {
       conn.#socket.off("data", onData);
       conn.#reader.slack = conn.#socket.readableHighWaterMark;
@@ -166,11 +195,16 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
   get where(): string {
     return this.#where;
   }
+  /** The peer's address: on a server behind a load balancer, the client its PROXY header named. */
   get remoteAddress(): string | undefined {
-    return this.#socket.remoteAddress;
+    return this.#peer ? this.#peer.remoteAddress : this.#socket.remoteAddress;
   }
   get remotePort(): number | undefined {
-    return this.#socket.remotePort;
+    return this.#peer ? this.#peer.remotePort : this.#socket.remotePort;
+  }
+  /** The load balancer this server's client came through (PROXY protocol), or undefined. */
+  get proxiedBy(): ProxiedBy | undefined {
+    return this.#peer?.proxiedBy;
   }
   get localAddress(): string | undefined {
     return this.#socket.localAddress;

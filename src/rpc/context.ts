@@ -1,4 +1,4 @@
-import type { Connection } from "../connection/connection.js";
+import type { Connection, ProxiedBy } from "../connection/connection.js";
 
 /** What a handler may return: bytes, a string (sent as UTF-8), or nothing (an empty reply). */
 // biome-ignore lint/suspicious/noConfusingVoidType: lets `async () => {}` handlers type-check
@@ -55,6 +55,10 @@ export class RpcContext {
   }
   get remoteAddress(): string | undefined {
     return this.#conn.remoteAddress;
+  }
+  /** The load balancer the client came through (PROXY protocol), or undefined. */
+  get proxiedBy(): ProxiedBy | undefined {
+    return this.#conn.proxiedBy;
   }
   get aborted(): boolean {
     return this.#reason !== undefined;

@@ -32,6 +32,7 @@ type RpcServerOwnOptions = Pick<
   | "closeTimeout"
   | "noDelay"
   | "keepAlive"
+  | "proxyProtocol"
 >;
 
 /**
@@ -52,6 +53,7 @@ const rpcServerSchema: Schema = {
   closeTimeout: "ms?",
   noDelay: "boolean",
   keepAlive: "boolean",
+  proxyProtocol: "object",
   maxLineLength: LINE_OPTION,
   lineTimeout: LINE_OPTION,
   slowClientPolicy: { unsupported: "an RPC server does not broadcast" },

@@ -205,3 +205,12 @@ function sourceHas(fn: unknown, ...texts: string[]): boolean {
   const source = Function.prototype.toString.call(fn);
   return texts.every((text) => source.includes(text));
 }
+
+/** Hands an adopted socket's later reads to `onRead` instead (after its PROXY header). */
+export function rerouteSocket(
+  socket: net.Socket,
+  keys: OnreadKeys,
+  onRead: (this: net.Socket, nread: number, buffer: Buffer) => void,
+): void {
+  (socket as unknown as Record<symbol, unknown>)[keys.callback] = onRead;
+}

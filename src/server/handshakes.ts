@@ -54,16 +54,20 @@ export class Handshakes {
     return this.#pending.size;
   }
 
-  /** The handshake of `secure` completed: it is a session now, no longer on a deadline. */
-  secured(secure: net.Socket): void {
+  /**
+   * The handshake of `secure` completed: it is a session now, no longer on a deadline.
+   * Returns the accepted socket under it.
+   */
+  secured(secure: net.Socket): net.Socket | undefined {
     const raw = rawOf(this.#pending, secure);
     if (raw === undefined) {
       this.#report(new InternalError("a TLS session's accepted socket is unknown: its handshake deadline stays armed"));
-      return;
+      return undefined;
     }
     clearTimeout(this.#pending.get(raw));
     this.#pending.delete(raw);
     secure.allowHalfOpen = true; // a session half-closes like a plain TCP client (Duplex allows the change before 'end')
+    return raw;
   }
 
   /** Destroys every socket still mid-handshake; resolves once all of them have closed. */

@@ -9,6 +9,7 @@ export type { BroadcastResult, SlowClientPolicy } from "./hub.js";
 export {
   createServer,
   type ListenOptions,
+  type ProxyProtocolOptions,
   Server,
   type ServerHandler,
   type ServerOptions,

@@ -3,11 +3,36 @@ import { DEFAULT_MAX_LINE } from "../codec/lines.js";
 import type { ConnectionOptions } from "../connection/connection.js";
 import { MAX_UNIX_PATH_BYTES } from "../endpoint.js";
 import { InvalidArgumentError, quote } from "../errors.js";
+import { TrustList } from "../internal/cidr.js";
 import { MAX_TIMER_MS } from "../internal/timer.js";
 import { type Schema, validateOptions } from "../internal/validate.js";
 import { type Bus, type BusStats, checkBus } from "./bus.js";
 import type { ReadPath } from "./fast-read.js";
 import type { SlowClientPolicy } from "./hub.js";
+import type { ProxySettings } from "./proxy-headers.js";
+
+/** Behind a load balancer: read the PROXY protocol header (v1 or v2) of every connection. */
+export interface ProxyProtocolOptions {
+  /**
+   * The balancers whose headers are believed: IPv4 and IPv6 addresses and CIDR blocks
+   * (`"10.0.0.0/8"`, `"fd00::/8"`). Default `["127.0.0.1", "::1"]`, a balancer on this host.
+   * A header from any other peer closes the connection (`ProxyProtocolError`, reason
+   * `untrusted`). Peers on a Unix socket are trusted.
+   */
+  trust?: readonly string[] | undefined;
+  /**
+   * A trusted peer must send a header, or it is closed (reason `missing`); an untrusted
+   * peer is closed at accept. Default true. `false` serves peers without a header as
+   * themselves (a header from an untrusted one still closes it).
+   */
+  required?: boolean | undefined;
+  /**
+   * The header must be complete this long after accept (a hard deadline, however the peer
+   * trickles), or the socket is closed (reason `timeout`). Default 5000; past 2^31-1 ms (or
+   * Infinity) means never.
+   */
+  timeout?: number | undefined;
+}
 
 /** Every duration is in ms; every limit is off (Infinity) unless set. */
 export interface ServerOptions {
@@ -53,6 +78,13 @@ export interface ServerOptions {
    * Node's public `'data'` path. Handlers see no difference: their chunks are their own.
    */
   fastRead?: boolean | undefined;
+  /**
+   * Read a PROXY protocol header (v1 or v2) before each connection's first byte, and report
+   * the client it names as the connection's `remoteAddress`, `remotePort` and `where`, for
+   * `maxConnectionsPerAddress`, logs and events; the balancer is `proxiedBy`. With TLS the
+   * header comes before the handshake. See docs/proxy-protocol.md.
+   */
+  proxyProtocol?: ProxyProtocolOptions | undefined;
 }
 
 export interface ServerStats {
@@ -78,8 +110,19 @@ export interface ServerStats {
   clientErrors: number;
   /** TLS handshakes that failed or timed out (a peer's FIN or reset before the end counts too). */
   tlsErrors: number;
-  /** TLS sockets accepted and still in their handshake (not yet clients: not in `current`). */
+  /**
+   * Sockets accepted and still in their TLS handshake or PROXY protocol header (not yet
+   * clients: not in `current`).
+   */
   handshaking: number;
+  /**
+   * Connections closed for the PROXY protocol (`proxyProtocol`): an untrusted peer, a missing,
+   * malformed or late header. Each is also emitted as `error` (a `ProxyProtocolError`) when
+   * the server has an `error` listener.
+   */
+  proxyRefused: number;
+  /** PROXY protocol headers with the LOCAL command: the balancer's own connections (health checks). */
+  proxyLocal: number;
   /** The broadcast bus's counters, when the server has one. */
   bus?: BusStats;
   /**
@@ -124,7 +167,13 @@ export const serverOptionsSchema: Schema = {
   keepAlive: "boolean",
   bus: "object",
   fastRead: "boolean",
+  proxyProtocol: "object",
 };
+
+const proxyProtocolSchema: Schema = { trust: "object", required: "boolean", timeout: "ms?" };
+
+/** The CLI's and the option's default trust: a balancer on this host. */
+export const DEFAULT_PROXY_TRUST: readonly string[] = ["127.0.0.1", "::1"];
 
 export const listenOptionsSchema: Schema = {
   host: "string",
@@ -188,6 +237,8 @@ export interface ServerSettings {
   readonly guardsLines: boolean;
   /** The bus option as given: undefined means the default (see ServerOptions.bus). */
   readonly bus: Bus | null | undefined;
+  /** `proxyProtocol` after defaults, or undefined when off. */
+  readonly proxy: ProxySettings | undefined;
 }
 
 /**
@@ -221,5 +272,20 @@ export function resolveServerOptions(options: ServerOptions = {}): ServerSetting
     fastRead: options.fastRead ?? true,
     guardsLines: Number.isFinite(maxLineLength) || Number.isFinite(lineTimeout),
     bus,
+    proxy: resolveProxyProtocol(options.proxyProtocol),
   };
+}
+
+/** Checks `proxyProtocol` (InvalidArgumentError naming the key and value) and fills in the defaults. */
+function resolveProxyProtocol(options: ProxyProtocolOptions | undefined): ProxySettings | undefined {
+  if (options === undefined) return undefined;
+  validateOptions("server options.proxyProtocol", options, proxyProtocolSchema);
+  const entries = options.trust ?? DEFAULT_PROXY_TRUST;
+  let trust: TrustList;
+  try {
+    trust = new TrustList(entries);
+  } catch (err) {
+    throw new InvalidArgumentError(`server options.proxyProtocol.trust: ${(err as Error).message}`);
+  }
+  return { trust, required: options.required ?? true, timeout: options.timeout ?? 5000 };
 }

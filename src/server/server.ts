@@ -1,14 +1,22 @@
 import { EventEmitter } from "node:events";
 import net from "node:net";
 import tls from "node:tls";
-import type { Connection } from "../connection/connection.js";
-import { InvalidArgumentError, quote, ServerClosedError, SocketError } from "../errors.js";
+import type { Connection, ProxiedPeer } from "../connection/connection.js";
+import { InvalidArgumentError, type ProxyProtocolError, quote, ServerClosedError, SocketError } from "../errors.js";
 import { deferred } from "../internal/deferred.js";
 import { checkingInvariants, invariant } from "../internal/invariant.js";
 import { startTimer } from "../internal/timer.js";
 import { validateOptions } from "../internal/validate.js";
 import { type Bus, takeOfferedBus, toBytes } from "./bus.js";
-import { adoptSocket, copyOf, isBorrowed, type OnreadKeys, probeRunningNode, type ReadPath } from "./fast-read.js";
+import {
+  adoptSocket,
+  copyOf,
+  isBorrowed,
+  type OnreadKeys,
+  probeRunningNode,
+  type ReadPath,
+  rerouteSocket,
+} from "./fast-read.js";
 import { type ResolvedHandler, resolveHandler, type ServerHandler } from "./handler.js";
 import { Handshakes } from "./handshakes.js";
 import { type BroadcastResult, Hub } from "./hub.js";
@@ -23,12 +31,13 @@ import {
   type ServerStats,
   tlsServerOptions,
 } from "./options.js";
+import { ProxyHeaders } from "./proxy-headers.js";
 import { type PolicyStat, Session, type SessionHost, sessionRead } from "./session.js";
 import { StreamRunner } from "./stream-runner.js";
 import { protocolRunner, type Transport } from "./transport.js";
 
 export type { ServerHandler } from "./handler.js";
-export type { ListenOptions, ServerOptions, ServerState, ServerStats } from "./options.js";
+export type { ListenOptions, ProxyProtocolOptions, ServerOptions, ServerState, ServerStats } from "./options.js";
 
 /**
  * A Server's events and their listener arguments. `error (err, handle)`: a handler or protocol
@@ -41,6 +50,9 @@ export interface ServerEvents {
 }
 
 type Counts = Omit<ServerStats, "state" | "current" | "handshaking" | "bytesIn" | "bytesOut" | "readPath">;
+
+/** How a socket's PROXY header was read: on the fast read path (`onread`), the public one, or none read. */
+type HeaderPath = ReadPath | undefined;
 
 /**
  * An async server: every client on one event loop, with limits, broadcast and graceful close.
@@ -61,6 +73,11 @@ type Counts = Omit<ServerStats, "state" | "current" | "handshaking" | "bytesIn" 
  * - `#bus`: the room shared with other processes, if any; `#joined`: its join, started by
  *   the first `listen()`. Messages from the bus go to every client (`#deliver`), gathered
  *   in `#inbox` (arrival order) until the end of the current turn.
+ * - `#headers`: with `proxyProtocol`, accepted sockets whose PROXY header is being read (not
+ *   clients yet, like `#handshakes`). With TLS too, the listener is a plain `net.Server`:
+ *   a socket whose header is read goes to `#secure` (the TLS server, which never listens)
+ *   as a new connection, and `#peers` keeps the client its header named until its
+ *   handshake completes.
  * - `#onread`: the keys of the fast read path (fast-read.ts) while new clients take it: set
  *   when Node is as tested and `fastRead` is on; cleared for a TLS listener, and for good at
  *   the first accepted socket that is not as tested. `#pausesOnConnect`: the listener pauses
@@ -77,6 +94,9 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
   #state: ServerState = "idle";
   #listener: net.Server | undefined;
   #handshakes: Handshakes | undefined;
+  #headers: ProxyHeaders | undefined;
+  #secure: tls.Server | undefined;
+  readonly #peers = new WeakMap<net.Socket, ProxiedPeer>();
   readonly #sessions = new Set<Session>();
   readonly #perAddress = new Map<string, number>();
   readonly #counts: Counts = {
@@ -90,12 +110,16 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     handlerErrors: 0,
     clientErrors: 0,
     tlsErrors: 0,
+    proxyRefused: 0,
+    proxyLocal: 0,
   };
   #closedBytesIn = 0;
   #closedBytesOut = 0;
   #closing: Promise<void> | undefined;
   readonly #drained = deferred<void>();
   #onread: OnreadKeys | undefined;
+  /** The fast path's keys as probed at construction (`#onread` may be cleared later). */
+  readonly #keys: OnreadKeys | undefined;
   #pausesOnConnect = false;
 
   /** Throws InvalidArgumentError naming the option and value when a handler or option is bad. */
@@ -105,6 +129,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     this.#settings = resolveServerOptions(options);
     const node = this.#settings.fastRead ? probeRunningNode() : "fastRead is false";
     if (typeof node !== "string") this.#onread = node;
+    this.#keys = this.#onread;
     this.#hub = new Hub(this.#settings.highWaterMark, this.#settings.slowClientPolicy);
     const bus = this.#settings.bus;
     this.#bus = bus === undefined ? takeOfferedBus() : (bus ?? undefined);
@@ -136,17 +161,27 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     const { host, port = 0, path, backlog, ipv6Only, tls: tlsOptions } = options;
     checkListenTarget(port, path);
     const onSocket = (socket: net.Socket) => this.#accept(socket);
+    const proxy = this.#settings.proxy;
+    if (proxy) {
+      const read = (socket: net.Socket, peer: ProxiedPeer | undefined, rest: Buffer | undefined) =>
+        this.#headerRead(socket, peer, rest);
+      this.#headers = new ProxyHeaders(proxy, { read, refused: (err) => this.#refused(err) });
+    }
+    const onRaw = proxy ? (socket: net.Socket) => this.#readHeader(socket) : onSocket;
     let listener: net.Server;
     if (tlsOptions) {
       const secure = tls.createServer(tlsServerOptions(tlsOptions), onSocket);
       const report = (err: Error) => this.#report(err, undefined);
       const failed = () => this.#counts.tlsErrors++;
       this.#handshakes = new Handshakes(secure, this.#settings.handshakeTimeout, failed, report);
-      listener = secure;
       this.#onread = undefined; // TLS reads through its own socket, on the public path
+      if (proxy) {
+        this.#secure = secure; // the header comes before the handshake: read on the raw socket
+        listener = net.createServer({ allowHalfOpen: false }, onRaw);
+      } else listener = secure;
     } else {
       this.#pausesOnConnect = this.#onread !== undefined;
-      listener = net.createServer({ allowHalfOpen: true, pauseOnConnect: this.#pausesOnConnect }, onSocket);
+      listener = net.createServer({ allowHalfOpen: true, pauseOnConnect: this.#pausesOnConnect }, onRaw);
     }
     this.#listener = listener;
     const where = path ?? `${host ?? "127.0.0.1"}:${port}`;
@@ -201,7 +236,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
       bytesIn += s.socket.bytesRead;
       bytesOut += s.socket.bytesWritten;
     }
-    const handshaking = this.#handshakes?.size ?? 0;
+    const handshaking = (this.#handshakes?.size ?? 0) + (this.#headers?.size ?? 0);
     const readPath: ReadPath = this.#onread ? "onread" : "data";
     const stats: ServerStats = {
       state: this.#state,
@@ -295,20 +330,52 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     if (checkingInvariants) this.#checkInvariants();
   }
 
-  #accept(accepted: net.Socket): void {
-    this.#handshakes?.secured(accepted);
+  /** A socket accepted by a `proxyProtocol` server: its header first. */
+  #readHeader(socket: net.Socket): void {
+    if (this.#state !== "listening") return void socket.destroy();
+    const headers = this.#headers as ProxyHeaders;
+    if (!headers.start(socket, this.#onread)) this.#onread = undefined; // not as tested: the public path from now on
+  }
+
+  /**
+   * A socket's PROXY header is read (`peer`; undefined: none, and none needed). `rest`: the
+   * bytes after it, when it was read on the fast path; else they are back in the socket.
+   */
+  #headerRead(socket: net.Socket, peer: ProxiedPeer | undefined, rest: Buffer | undefined): void {
+    if (peer?.proxiedBy.header.command === "local") this.#counts.proxyLocal++;
+    if (this.#secure === undefined) {
+      this.#accept(socket, peer, rest === undefined ? "data" : "onread", rest);
+      return;
+    }
+    if (peer) this.#peers.set(socket, peer);
+    this.#secure.emit("connection", socket); // Node's TLS server wraps it, reading what was unshifted first
+  }
+
+  /** A connection refused for the PROXY protocol: counted, and emitted to `error` listeners only. */
+  #refused(err: ProxyProtocolError): void {
+    this.#counts.proxyRefused++;
+    if (this.listenerCount("error") > 0) this.emit("error", err, undefined);
+  }
+
+  /**
+   * A new client: a socket accepted (or TLS secured) and, with `proxyProtocol`, its header
+   * read on `headerPath` (`rest`: bytes after it still to deliver, on the fast path).
+   */
+  #accept(accepted: net.Socket, peer?: ProxiedPeer, headerPath?: HeaderPath, rest?: Buffer): void {
+    const raw = this.#handshakes?.secured(accepted);
+    if (raw !== undefined && this.#secure) peer = this.#peers.get(raw);
     if (this.#state !== "listening") return void accepted.destroy();
     const s = this.#settings;
     let address: string | undefined;
     if (s.maxConnectionsPerAddress !== undefined) {
-      address = normalizeAddress(accepted.remoteAddress);
+      address = normalizeAddress((peer ?? accepted).remoteAddress);
       if ((this.#perAddress.get(address) ?? 0) >= s.maxConnectionsPerAddress) return void this.#reject(accepted);
     }
     if (this.#sessions.size >= s.maxConnections) return void this.#reject(accepted);
     const socket = accepted;
     if (s.noDelay) socket.setNoDelay(true);
     if (s.keepAlive) socket.setKeepAlive(true, 30_000);
-    const session = new Session(this.#host, socket, address, this.#adopt(socket));
+    const session = new Session(this.#host, socket, address, this.#adopt(socket, headerPath), peer);
     const h = this.#handler;
     let runner: StreamRunner | ReturnType<typeof protocolRunner>;
     if (h.kind === "stream") runner = new StreamRunner(session, h.run);
@@ -326,11 +393,23 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     if (address !== undefined) this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
     this.#counts.total++;
     session.start(runner);
+    if (rest !== undefined && rest.length > 0) sessionRead.call(socket, rest.length, rest); // as if just read
     if (checkingInvariants) this.#checkInvariants();
   }
 
-  /** Puts `socket` on the fast read path if it can take it; else on the public one (resumed). */
-  #adopt(socket: net.Socket): ReadPath {
+  /**
+   * Puts `socket` on the fast read path if it can take it; else on the public one (resumed).
+   * A socket whose PROXY header was read stays on the path it was read on.
+   */
+  #adopt(socket: net.Socket, headerPath: HeaderPath): ReadPath {
+    if (headerPath === "onread") {
+      rerouteSocket(socket, this.#keys as OnreadKeys, sessionRead);
+      return "onread";
+    }
+    if (headerPath === "data") {
+      socket.resume(); // paused by the header reader
+      return "data";
+    }
     if (this.#onread) {
       if (adoptSocket(socket, this.#onread, sessionRead)) return "onread";
       this.#onread = undefined; // not as tested: the public path from now on
@@ -363,6 +442,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
       listener.close(() => resolve());
     });
     const handshakesClosed = this.#handshakes?.close(); // not clients yet: closed at once
+    const headersClosed = this.#headers?.close();
     if (this.#sessions.size === 0) this.#drained.resolve();
     for (const s of this.#sessions) s.endInput();
     const timer = startTimer(() => {
@@ -371,6 +451,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     await this.#drained.promise;
     clearTimeout(timer);
     await handshakesClosed;
+    await headersClosed;
     await listenerClosed;
     await this.#bus?.close(); // after the clients: handlers may broadcast while they finish
     this.#state = "closed";

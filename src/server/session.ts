@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import { LineScanner } from "../codec/lines.js";
+import type { ProxiedPeer } from "../connection/connection.js";
 import { LimitExceededError, ReadTimeoutError } from "../errors.js";
 import type { TimerHandle } from "../internal/clock.js";
 import { armsTimer, startTimer } from "../internal/timer.js";
@@ -79,6 +80,8 @@ export class Session implements HubMember {
   readonly address: string | undefined;
   /** How the socket is read: `onread` (borrowed chunks through `sessionRead`) or `data`. */
   readonly readPath: ReadPath;
+  /** The client a PROXY protocol header named (the socket's peer is then the balancer). */
+  readonly peer: ProxiedPeer | undefined;
   readonly #host: SessionHost;
   #runner: SessionRunner | undefined;
   #reason: Error | undefined;
@@ -86,16 +89,23 @@ export class Session implements HubMember {
   #lineTimer: TimerHandle | undefined;
   #tooLongSeen = 0;
 
-  constructor(host: SessionHost, socket: Socket, address: string | undefined, readPath: ReadPath) {
+  constructor(
+    host: SessionHost,
+    socket: Socket,
+    address: string | undefined,
+    readPath: ReadPath,
+    peer?: ProxiedPeer | undefined,
+  ) {
     this.#host = host;
     this.socket = socket;
     this.address = address;
     this.readPath = readPath;
+    this.peer = peer;
   }
 
-  /** The peer, as `address:port`, for messages. */
+  /** The peer (the client a PROXY header named, if any), as `address:port`, for messages. */
   get where(): string {
-    const { remoteAddress: a, remotePort: p } = this.socket;
+    const { remoteAddress: a, remotePort: p } = this.peer ?? this.socket;
     if (a === undefined || p === undefined) return "unix client";
     return a.includes(":") ? `[${a}]:${p}` : `${a}:${p}`;
   }

@@ -1,4 +1,4 @@
-import { Connection, fedFromOutside, feedConnection } from "../connection/connection.js";
+import { Connection, fedFromOutside, feedConnection, setPeer } from "../connection/connection.js";
 import { ConnectionClosedError, ConnectionResetError, SocketError } from "../errors.js";
 import { copyOf } from "./fast-read.js";
 import type { Session, SessionRunner } from "./session.js";
@@ -31,6 +31,7 @@ export class StreamRunner implements SessionRunner {
     const session = this.#session;
     const conn = new Connection(session.socket, session.where, session.host.settings.connection);
     if (session.readPath === "onread") fedFromOutside(conn);
+    if (session.peer) setPeer(conn, session.peer);
     this.#conn = conn;
     let result: Promise<void> | void;
     try {

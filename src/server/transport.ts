@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import type { ProxiedBy } from "../connection/connection.js";
 import { wrapSocketError } from "../errors.js";
 import type { TimerHandle } from "../internal/clock.js";
 import { startTimer } from "../internal/timer.js";
@@ -74,11 +75,16 @@ export class Transport {
   get state(): TransportState {
     return this.#runner.state;
   }
+  /** The peer's address: behind a load balancer, the client its PROXY header named. */
   get remoteAddress(): string | undefined {
-    return this.#runner.socket.remoteAddress;
+    return (this.#runner.session.peer ?? this.#runner.socket).remoteAddress;
   }
   get remotePort(): number | undefined {
-    return this.#runner.socket.remotePort;
+    return (this.#runner.session.peer ?? this.#runner.socket).remotePort;
+  }
+  /** The load balancer the client came through (PROXY protocol), or undefined. */
+  get proxiedBy(): ProxiedBy | undefined {
+    return this.#runner.session.peer?.proxiedBy;
   }
   /** The peer, as `address:port`, for messages. */
   get where(): string {

@@ -1,0 +1,235 @@
+import type { Socket } from "node:net";
+import type { ProxyHeader } from "../codec/proxy-header.js";
+import { ProxyHeaderParser } from "../codec/proxy-parser.js";
+import type { ProxiedPeer } from "../connection/connection.js";
+import { ProxyProtocolError, type ProxyRefusal } from "../errors.js";
+import type { TrustList } from "../internal/cidr.js";
+import { startTimer } from "../internal/timer.js";
+import { adoptSocket, copyOf, type OnreadKeys } from "./fast-read.js";
+
+/** `proxyProtocol` after defaults (see ServerOptions.proxyProtocol). */
+export interface ProxySettings {
+  readonly trust: TrustList;
+  readonly required: boolean;
+  readonly timeout: number;
+}
+
+/** What the server does with a socket once its header is read (see {@link ProxyHeaders}). */
+export interface ProxyHeaderHost {
+  /**
+   * The header was read (`peer`), or the stream has none and may go on without (`undefined`).
+   * `rest`: bytes after the header still to deliver, on the fast read path only; on the
+   * public path they are back in the socket (`unshift`), which is paused.
+   */
+  read(socket: Socket, peer: ProxiedPeer | undefined, rest: Buffer | undefined): void;
+  /** The socket was closed for `err` (counted and reported by the host). */
+  refused(err: ProxyProtocolError): void;
+}
+
+/** One socket's header in progress. */
+interface Reading {
+  readonly parser: ProxyHeaderParser;
+  readonly trusted: boolean;
+  readonly fast: boolean;
+  readonly timer: NodeJS.Timeout | undefined;
+  received: number;
+}
+
+const owners = new WeakMap<Socket, ProxyHeaders>();
+let onData: (this: Socket, chunk: Buffer) => void;
+let onRead: (this: Socket, nread: number, buffer: Buffer) => void;
+let onEnd: (this: Socket) => void;
+let onClose: (this: Socket) => void;
+
+/**
+ * The PROXY protocol headers a server reads from the sockets it accepts, before they are
+ * clients (docs/proxy-protocol.md): like TLS handshakes, they count toward no limit until
+ * done, each has its own deadline, and `close()` destroys those still in progress.
+ *
+ * A peer on the trust list must send a header when it is `required`; its header is believed.
+ * A peer not on it is refused at once when a header is required (only the balancer may
+ * connect); otherwise its stream is read until it shows no header, and a header from it is
+ * refused, never believed. A Unix socket peer is trusted (the path's permissions decide who
+ * connects). On the fast read path the socket reads into the shared buffer from the start
+ * (each chunk copied for the parser, which keeps views); on the public path through
+ * `'data'`, then paused, with the bytes after the header unshifted back into it.
+ *
+ * State: `#pending`: socket → its {@link Reading}, from `start()` until the header is read,
+ * the socket is refused, or it closes. `#closing`: `close()` ran; `#emptied` resolves it once
+ * `#pending` is empty.
+ */
+export class ProxyHeaders {
+  readonly #settings: ProxySettings;
+  readonly #host: ProxyHeaderHost;
+  readonly #pending = new Map<Socket, Reading>();
+  #closing = false;
+  #emptied: (() => void) | undefined;
+
+  constructor(settings: ProxySettings, host: ProxyHeaderHost) {
+    this.#settings = settings;
+    this.#host = host;
+  }
+
+  /** Sockets whose header is still being read. */
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Starts reading `socket`'s header: on the fast read path with `keys` (a `pauseOnConnect`
+   * socket), else on the public one. Returns false when `keys` were given but the socket is
+   * not as the fast path was tested: it is then read on the public path.
+   */
+  start(socket: Socket, keys: OnreadKeys | undefined): boolean {
+    const address = socket.remoteAddress;
+    const trusted = address === undefined || this.#settings.trust.has(address);
+    if (this.#closing) {
+      socket.destroy();
+      return true;
+    }
+    if (!trusted && this.#settings.required) {
+      this.#refuse(socket, "untrusted", ": only it may connect, and every client must come through it");
+      return true;
+    }
+    const fast = keys !== undefined && adoptSocket(socket, keys, onRead);
+    const timer = startTimer(() => this.#expired(socket), this.#settings.timeout);
+    this.#pending.set(socket, { parser: new ProxyHeaderParser(), trusted, fast, timer, received: 0 });
+    owners.set(socket, this);
+    socket.on("error", noop); // a reset mid-header: 'close' follows
+    socket.on("end", onEnd);
+    socket.on("close", onClose);
+    if (!fast) {
+      socket.on("data", onData);
+      socket.resume();
+    }
+    return fast || keys === undefined;
+  }
+
+  /** Destroys every socket whose header is still being read; resolves once all have closed. */
+  close(): Promise<void> {
+    this.#closing = true;
+    const emptied = new Promise<void>((resolve) => {
+      this.#emptied = resolve;
+    });
+    for (const socket of this.#pending.keys()) socket.destroy();
+    if (this.#pending.size === 0) this.#emptied?.();
+    return emptied;
+  }
+
+  #push(socket: Socket, chunk: Buffer): void {
+    const reading = this.#pending.get(socket);
+    if (reading === undefined) return;
+    reading.received += chunk.length;
+    let result: ReturnType<ProxyHeaderParser["push"]>;
+    try {
+      result = reading.parser.push(chunk);
+    } catch (err) {
+      this.#refuse(socket, "malformed", `: ${(err as Error).message}`, err);
+      return;
+    }
+    if (result === undefined) return;
+    const { header, rest } = result;
+    if (header === null) {
+      if (reading.trusted && this.#settings.required) this.#refuse(socket, "missing", "");
+      else this.#done(socket, undefined, rest);
+    } else if (!reading.trusted) {
+      this.#refuse(socket, "untrusted", ": its header is not believed");
+    } else this.#done(socket, peerOf(header, socket), rest);
+  }
+
+  /** The header is read (or the stream goes on without): hands the socket to the host. */
+  #done(socket: Socket, peer: ProxiedPeer | undefined, rest: Buffer): void {
+    const reading = this.#forget(socket);
+    if (reading === undefined) return;
+    if (reading.fast) {
+      this.#host.read(socket, peer, rest);
+      return;
+    }
+    socket.pause();
+    if (rest.length > 0) socket.unshift(rest);
+    this.#host.read(socket, peer, undefined);
+  }
+
+  #expired(socket: Socket): void {
+    const reading = this.#pending.get(socket);
+    if (reading === undefined) return;
+    if (reading.received === 0 && !(reading.trusted && this.#settings.required)) {
+      this.#done(socket, undefined, Buffer.alloc(0)); // a silent peer that needs no header
+      return;
+    }
+    this.#refuse(socket, "timeout", ` ${this.#settings.timeout} ms (${reading.received} bytes received)`);
+  }
+
+  #ended(socket: Socket): void {
+    const reading = this.#pending.get(socket);
+    if (reading === undefined) return;
+    const n = reading.received;
+    if (n === 0) this.#refuse(socket, "missing", " (it closed without sending a byte)");
+    else this.#refuse(socket, "malformed", `: the stream ended after ${n} bytes, before the header was complete`);
+  }
+
+  #refuse(socket: Socket, reason: ProxyRefusal, detail: string, cause?: unknown): void {
+    this.#forget(socket);
+    socket.on("error", noop);
+    socket.destroy();
+    this.#host.refused(new ProxyProtocolError(reason, where(socket), detail, cause));
+  }
+
+  /** Stops watching `socket`; returns what it was reading, undefined if it was not. */
+  #forget(socket: Socket): Reading | undefined {
+    const reading = this.#pending.get(socket);
+    if (reading === undefined) return undefined;
+    this.#pending.delete(socket);
+    owners.delete(socket);
+    clearTimeout(reading.timer);
+    socket.off("data", onData);
+    socket.off("end", onEnd);
+    socket.off("close", onClose);
+    socket.off("error", noop);
+    if (this.#closing && this.#pending.size === 0) this.#emptied?.();
+    return reading;
+  }
+
+  static {
+    onData = function (this: Socket, chunk: Buffer) {
+      const owner = owners.get(this);
+      if (owner) owner.#push(this, chunk);
+    };
+    onRead = function (this: Socket, nread: number, buffer: Buffer) {
+      const owner = owners.get(this);
+      if (owner) owner.#push(this, copyOf(buffer, nread)); // the parser keeps views: a copy
+    };
+    onEnd = function (this: Socket) {
+      const owner = owners.get(this);
+      if (owner) owner.#ended(this);
+    };
+    onClose = function (this: Socket) {
+      const owner = owners.get(this);
+      if (owner) owner.#forget(this);
+    };
+  }
+}
+
+/**
+ * Who the header says the client is. A `local` header (a health check), `unspec` (v1
+ * `UNKNOWN`) and non-stream transports name no client: the socket's own peer stands. A
+ * `unix` client has no address or port, as Node reports a Unix socket's peer.
+ */
+export function peerOf(header: ProxyHeader, socket: Socket): ProxiedPeer {
+  const proxiedBy = { address: socket.remoteAddress, port: socket.remotePort, header };
+  const source = header.command === "proxy" && header.transport === "stream" ? header.source : undefined;
+  if (source === undefined) {
+    return { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, proxiedBy };
+  }
+  if ("path" in source) return { remoteAddress: undefined, remotePort: undefined, proxiedBy };
+  return { remoteAddress: source.address, remotePort: source.port, proxiedBy };
+}
+
+/** A socket's peer as `address:port`, for messages. */
+function where(socket: Socket): string {
+  const { remoteAddress: a, remotePort: p } = socket;
+  if (a === undefined || p === undefined) return "a unix client";
+  return a.includes(":") ? `[${a}]:${p}` : `${a}:${p}`;
+}
+
+function noop(): void {}
