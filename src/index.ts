@@ -60,6 +60,7 @@ export {
   WriteTimeoutError,
 } from "./errors.js";
 export type { WaitOptions } from "./internal/cancel.js";
+export { TrustList } from "./internal/cidr.js";
 export type { Clock, TimerHandle } from "./internal/clock.js";
 export * from "./pool/index.js";
 export * from "./rpc/index.js";

@@ -14,6 +14,7 @@ import {
   runCluster,
   type Server,
   type ServerOptions,
+  TrustList,
 } from "../../index.js";
 import { type CliIo, type Command, type CommandContext, EXIT, type FlagValues, str } from "../command.js";
 import { formatMs } from "../format.js";
@@ -47,6 +48,8 @@ export interface ServeSettings {
   /** --tls: the certificate and key read from --cert and --key. */
   tls: { cert: Buffer; key: Buffer } | undefined;
   handshakeTimeout: number;
+  /** --proxy-protocol: the balancers trusted (--trust-proxy; the server's default without it). */
+  proxy: { trust: TrustList | undefined } | undefined;
   /** chat: tag each relayed line with its sender (--no-prefix turns it off). */
   prefix: boolean;
   delay: number;
@@ -83,6 +86,9 @@ export const serveCommand: Command = {
     "          (after --delay; many in flight per socket); load it with bench --rpc\n\n" +
     "Every kind serves on a Unix socket with --path, and TLS (1.2 or later) with --tls\n" +
     "--cert FILE --key FILE; a client must finish its handshake within --handshake-timeout.\n" +
+    "Behind a load balancer (HAProxy send-proxy / send-proxy-v2), --proxy-protocol reads each\n" +
+    "client's PROXY header (v1 or v2, before TLS) from the peers --trust-proxy lists (default\n" +
+    "127.0.0.1,::1), so logs and limits see the real client; other peers are refused.\n" +
     "chat tags each line with its sender (127.0.0.1:50312: hello) unless --no-prefix.\n\n" +
     'Prints "<kind> server listening on HOST:PORT" once bound. Ctrl-C or SIGTERM closes\n' +
     "gracefully: stops accepting, lets clients finish for up to --close-timeout, exits 0;\n" +
@@ -95,6 +101,12 @@ export const serveCommand: Command = {
     cert: { type: "string", value: "FILE", help: "--tls: the certificate chain, PEM" },
     key: { type: "string", value: "FILE", help: "--tls: the private key, PEM" },
     "handshake-timeout": { type: "string", value: "DURATION", help: "--tls: handshake deadline (default 5s)" },
+    "proxy-protocol": { type: "boolean", help: "read a PROXY protocol header (v1/v2) from each client" },
+    "trust-proxy": {
+      type: "string",
+      value: "CIDR,...",
+      help: "--proxy-protocol: the balancers believed (default 127.0.0.1,::1)",
+    },
     prefix: { type: "boolean", help: "chat: tag each line with its sender (the default)" },
     "no-prefix": { type: "boolean", help: "chat: relay lines as sent" },
     delay: { type: "string", value: "DURATION", help: "echo, rpc-echo: answer each message after this long" },
@@ -113,6 +125,7 @@ export const serveCommand: Command = {
     "sockpool serve echo --port 0 --once",
     "sockpool serve echo --path /tmp/echo.sock",
     "sockpool serve echo --tls --cert server.pem --key server-key.pem",
+    "sockpool serve print --proxy-protocol --trust-proxy 10.0.0.0/8,fd00::/8",
     "sockpool serve chat --host :: --port 4000 --max-connections 1000",
     'sockpool serve ack --message "OK"',
     "sockpool serve ack --per-line",
@@ -162,6 +175,7 @@ export function serveSettings(values: FlagValues, kindText: string): ServeSettin
     port: parsePort("--port", str(values, "port") ?? "3000"),
     path,
     tls: tlsSettings(values),
+    proxy: proxySettings(values),
     handshakeTimeout: parseDuration("--handshake-timeout", str(values, "handshake-timeout") ?? "5s", {
       positive: true,
     }),
@@ -207,6 +221,23 @@ function tlsSettings(values: FlagValues): ServeSettings["tls"] {
   return pem;
 }
 
+/** `--proxy-protocol [--trust-proxy CIDR,...]`, the list checked now (each entry named when bad). */
+function proxySettings(values: FlagValues): ServeSettings["proxy"] {
+  const text = str(values, "trust-proxy");
+  if (values["proxy-protocol"] !== true) {
+    if (text === undefined) return undefined;
+    throw new InvalidArgumentError(
+      `--trust-proxy ${JSON.stringify(text)} applies to --proxy-protocol only; add --proxy-protocol`,
+    );
+  }
+  if (text === undefined) return { trust: undefined };
+  try {
+    return { trust: new TrustList(text.split(",").map((entry) => entry.trim())) };
+  } catch (err) {
+    throw new InvalidArgumentError(`--trust-proxy ${JSON.stringify(text)}: ${(err as Error).message}`);
+  }
+}
+
 function readPem(flag: string, file: string): Buffer {
   try {
     return readFileSync(file);
@@ -224,6 +255,7 @@ export function buildServer(s: ServeSettings, io: CliIo, bus?: Bus): Server | Rp
   const options: ServerOptions = {
     ...(s.maxConnections !== undefined && { maxConnections: s.maxConnections }),
     ...(s.tls && { handshakeTimeout: s.handshakeTimeout }),
+    ...(s.proxy && { proxyProtocol: s.proxy.trust ? { trust: s.proxy.trust.toJSON() } : {} }),
   };
   switch (s.kind) {
     case "echo":
@@ -247,7 +279,9 @@ async function serve({ values, positionals, io }: CommandContext): Promise<numbe
   const server = await startServer(s, io, bus);
   const stopped = interrupted(() => server.destroy());
   try {
-    io.stdout.write(`${s.kind} server listening on ${where(s, server.address())}${inRoom(s)} (Ctrl-C to stop)\n`);
+    io.stdout.write(
+      `${s.kind} server listening on ${where(s, server.address())}${inRoom(s)}${behind(s)} (Ctrl-C to stop)\n`,
+    );
     const signal = await stopped.signal;
     const clients = server.stats().current;
     io.stderr.write(`${signal}: closing, up to ${formatMs(s.closeTimeout)} for ${clients} clients (again to force)\n`);
@@ -294,7 +328,7 @@ async function serveCluster(s: ServeSettings, io: CliIo): Promise<number> {
   const stopped = interrupted(() => handle.destroy());
   try {
     io.stdout.write(
-      `${s.kind} server listening on ${where(s, handle.address)} with ${s.workers} workers${inRoom(s)} (Ctrl-C to stop)\n`,
+      `${s.kind} server listening on ${where(s, handle.address)} with ${s.workers} workers${inRoom(s)}${behind(s)} (Ctrl-C to stop)\n`,
     );
     const first = await Promise.race([stopped.signal, handle.closed.then(() => "exited" as const)]);
     if (first === "exited") {
@@ -309,6 +343,13 @@ async function serveCluster(s: ServeSettings, io: CliIo): Promise<number> {
   } finally {
     stopped.remove();
   }
+}
+
+/** ` behind a balancer (PROXY protocol from 10.0.0.0/8)`, or nothing. */
+function behind(s: ServeSettings): string {
+  if (!s.proxy) return "";
+  const trust = s.proxy.trust?.toJSON().join(",") ?? "127.0.0.1,::1";
+  return ` behind a balancer (PROXY protocol from ${trust})`;
 }
 
 /** ` in room "lobby" on redis://host:6379`, or nothing (the password, if any, hidden). */
