@@ -189,7 +189,8 @@ export class ProxyHeaderParser {
     this.#hold(chunk.subarray(from, end));
     if (this.#held < goal) return end;
     if (this.#preamble === undefined) {
-      const preamble = readV2Preamble(Buffer.concat(this.#parts, this.#held), this.#max);
+      const bytes = this.#parts.length === 1 ? (this.#parts[0] as Buffer) : Buffer.concat(this.#parts, this.#held);
+      const preamble = readV2Preamble(bytes, this.#max); // reads it, keeps nothing
       this.#preamble = preamble;
       this.#phase = "v2-body";
       if (preamble.total > V2_PREAMBLE_LENGTH) return end;

@@ -4,7 +4,7 @@ import { ProxyHeaderParser } from "../codec/proxy-parser.js";
 import type { ProxiedPeer } from "../connection/connection.js";
 import { ProxyProtocolError, type ProxyRefusal } from "../errors.js";
 import type { TrustList } from "../internal/cidr.js";
-import { startTimer } from "../internal/timer.js";
+import { armsTimer, startTimer } from "../internal/timer.js";
 import { adoptSocket, copyOf, type OnreadKeys } from "./fast-read.js";
 
 /** `proxyProtocol` after defaults (see ServerOptions.proxyProtocol). */
@@ -28,14 +28,23 @@ export interface ProxyHeaderHost {
 
 /** One socket's header in progress. */
 interface Reading {
+  readonly owner: ProxyHeaders;
   readonly parser: ProxyHeaderParser;
   readonly trusted: boolean;
   readonly fast: boolean;
-  readonly timer: NodeJS.Timeout | undefined;
+  /** `performance.now()` past which the header is late. */
+  readonly deadline: number;
   received: number;
 }
 
-const owners = new WeakMap<Socket, ProxyHeaders>();
+/**
+ * Every socket whose header is being read, in any server, for the shared listeners. A Map,
+ * not a WeakMap (cheaper per accept): each entry leaves when its header is read, the socket
+ * is refused, or it closes.
+ */
+const readings = new Map<Socket, Reading>();
+/** Trust answers kept per reader: a balancer's few addresses are asked about again and again. */
+const TRUST_CACHE_SIZE = 256;
 let onData: (this: Socket, chunk: Buffer) => void;
 let onRead: (this: Socket, nread: number, buffer: Buffer) => void;
 let onEnd: (this: Socket) => void;
@@ -54,14 +63,21 @@ let onClose: (this: Socket) => void;
  * (each chunk copied for the parser, which keeps views); on the public path through
  * `'data'`, then paused, with the bytes after the header unshifted back into it.
  *
- * State: `#pending`: socket → its {@link Reading}, from `start()` until the header is read,
- * the socket is refused, or it closes. `#closing`: `close()` ran; `#emptied` resolves it once
- * `#pending` is empty.
+ * Deadlines: every header has the same timeout, so deadlines come in accept order. One
+ * timer, for the oldest, serves them all (a timer per socket costs as much as the parse).
+ *
+ * State: `#pending`: this reader's sockets, oldest first, each also in `readings` (from
+ * `start()` until its header is read, it is refused, or it closes). `#timer`: armed for the
+ * oldest deadline while `#pending` is not empty and the timeout means anything.
+ * `#trusted`: address → on the trust list, at most 256 entries (cleared when full).
+ * `#closing`: `close()` ran; `#emptied` resolves it once `#pending` is empty.
  */
 export class ProxyHeaders {
   readonly #settings: ProxySettings;
   readonly #host: ProxyHeaderHost;
-  readonly #pending = new Map<Socket, Reading>();
+  readonly #pending = new Set<Socket>();
+  readonly #trusted = new Map<string, boolean>();
+  #timer: NodeJS.Timeout | undefined;
   #closing = false;
   #emptied: (() => void) | undefined;
 
@@ -82,7 +98,7 @@ export class ProxyHeaders {
    */
   start(socket: Socket, keys: OnreadKeys | undefined): boolean {
     const address = socket.remoteAddress;
-    const trusted = address === undefined || this.#settings.trust.has(address);
+    const trusted = address === undefined || this.#isTrusted(address);
     if (this.#closing) {
       socket.destroy();
       return true;
@@ -92,9 +108,11 @@ export class ProxyHeaders {
       return true;
     }
     const fast = keys !== undefined && adoptSocket(socket, keys, onRead);
-    const timer = startTimer(() => this.#expired(socket), this.#settings.timeout);
-    this.#pending.set(socket, { parser: new ProxyHeaderParser(), trusted, fast, timer, received: 0 });
-    owners.set(socket, this);
+    const parser = new ProxyHeaderParser();
+    const deadline = performance.now() + this.#settings.timeout;
+    readings.set(socket, { owner: this, parser, trusted, fast, deadline, received: 0 });
+    this.#pending.add(socket);
+    if (this.#timer === undefined) this.#arm();
     socket.on("error", noop); // a reset mid-header: 'close' follows
     socket.on("end", onEnd);
     socket.on("close", onClose);
@@ -111,13 +129,13 @@ export class ProxyHeaders {
     const emptied = new Promise<void>((resolve) => {
       this.#emptied = resolve;
     });
-    for (const socket of this.#pending.keys()) socket.destroy();
+    for (const socket of this.#pending) socket.destroy();
     if (this.#pending.size === 0) this.#emptied?.();
     return emptied;
   }
 
   #push(socket: Socket, chunk: Buffer): void {
-    const reading = this.#pending.get(socket);
+    const reading = readings.get(socket);
     if (reading === undefined) return;
     reading.received += chunk.length;
     let result: ReturnType<ProxyHeaderParser["push"]>;
@@ -150,8 +168,37 @@ export class ProxyHeaders {
     this.#host.read(socket, peer, undefined);
   }
 
+  #isTrusted(address: string): boolean {
+    let trusted = this.#trusted.get(address);
+    if (trusted === undefined) {
+      trusted = this.#settings.trust.has(address);
+      if (this.#trusted.size >= TRUST_CACHE_SIZE) this.#trusted.clear();
+      this.#trusted.set(address, trusted);
+    }
+    return trusted;
+  }
+
+  /** Arms the timer for the oldest deadline, if there is one and the timeout means anything. */
+  #arm(): void {
+    const oldest = this.#pending.values().next();
+    if (oldest.done || !armsTimer(this.#settings.timeout)) return;
+    const reading = readings.get(oldest.value) as Reading;
+    this.#timer = startTimer(this.#sweep, Math.max(0, reading.deadline - performance.now()));
+  }
+
+  /** The oldest deadline passed: expires every late header, then waits for the next. */
+  readonly #sweep = () => {
+    this.#timer = undefined;
+    const now = performance.now();
+    for (const socket of this.#pending) {
+      if ((readings.get(socket) as Reading).deadline > now) break;
+      this.#expired(socket);
+    }
+    this.#arm();
+  };
+
   #expired(socket: Socket): void {
-    const reading = this.#pending.get(socket);
+    const reading = readings.get(socket);
     if (reading === undefined) return;
     if (reading.received === 0 && !(reading.trusted && this.#settings.required)) {
       this.#done(socket, undefined, Buffer.alloc(0)); // a silent peer that needs no header
@@ -161,7 +208,7 @@ export class ProxyHeaders {
   }
 
   #ended(socket: Socket): void {
-    const reading = this.#pending.get(socket);
+    const reading = readings.get(socket);
     if (reading === undefined) return;
     const n = reading.received;
     if (n === 0) this.#refuse(socket, "missing", " (it closed without sending a byte)");
@@ -177,34 +224,37 @@ export class ProxyHeaders {
 
   /** Stops watching `socket`; returns what it was reading, undefined if it was not. */
   #forget(socket: Socket): Reading | undefined {
-    const reading = this.#pending.get(socket);
+    const reading = readings.get(socket);
     if (reading === undefined) return undefined;
+    readings.delete(socket);
     this.#pending.delete(socket);
-    owners.delete(socket);
-    clearTimeout(reading.timer);
-    socket.off("data", onData);
-    socket.off("end", onEnd);
-    socket.off("close", onClose);
-    socket.off("error", noop);
+    if (this.#pending.size === 0) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    // The 'end', 'close' and 'error' listeners stay: they do nothing once the socket has left
+    // `readings`, and removing them would cost every later event on the socket (a deleted
+    // key turns its listener table into a slow dictionary).
+    if (!reading.fast) socket.off("data", onData);
     if (this.#closing && this.#pending.size === 0) this.#emptied?.();
     return reading;
   }
 
   static {
     onData = function (this: Socket, chunk: Buffer) {
-      const owner = owners.get(this);
+      const owner = readings.get(this)?.owner;
       if (owner) owner.#push(this, chunk);
     };
     onRead = function (this: Socket, nread: number, buffer: Buffer) {
-      const owner = owners.get(this);
+      const owner = readings.get(this)?.owner;
       if (owner) owner.#push(this, copyOf(buffer, nread)); // the parser keeps views: a copy
     };
     onEnd = function (this: Socket) {
-      const owner = owners.get(this);
+      const owner = readings.get(this)?.owner;
       if (owner) owner.#ended(this);
     };
     onClose = function (this: Socket) {
-      const owner = owners.get(this);
+      const owner = readings.get(this)?.owner;
       if (owner) owner.#forget(this);
     };
   }
