@@ -6,7 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
 import type net from "node:net";
+import { connect as netConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, describe, it, type TestContext } from "node:test";
 import {
   BadFrameError,
@@ -383,6 +387,73 @@ describe("peers that are refused (scenario 31)", () => {
       assert.equal(server.stats().handshaking, 0);
     });
   }
+
+  it(
+    "several late headers are each closed at their own deadline from accept (one timer serves them all)",
+    opts,
+    async (t) => {
+      const timeout = 400;
+      const { server, port } = await refusing(t, { timeout });
+      const first = await dial(t, port);
+      const tFirst = Date.now();
+      const firstGot = collect(first);
+      first.write("PROXY ");
+      await until(() => Date.now() - tFirst >= timeout / 2, "half the timeout to pass"); // the gap is the point
+      const second = await dial(t, port);
+      const tSecond = Date.now();
+      const secondGot = collect(second);
+      second.write("\r\n\r\n");
+      await firstGot.ended;
+      assert.ok(Date.now() - tFirst >= timeout - 20, "the first is not closed before its deadline");
+      assert.ok(!second.closed, "the later one is not closed with the first");
+      await secondGot.ended;
+      assert.ok(Date.now() - tSecond >= timeout - 20, "the second is closed at its own deadline");
+      await until(() => server.stats().proxyRefused === 2, "both refusals to be counted");
+      assert.equal(server.stats().handshaking, 0);
+    },
+  );
+
+  it(
+    "required: false serves a silent peer as itself once the header's time is up (the server speaks first)",
+    opts,
+    async (t) => {
+      const server = createServer(
+        async (conn) => {
+          await conn.write(`hello ${conn.remoteAddress} ${conn.proxiedBy === undefined}\n`);
+        },
+        { proxyProtocol: { required: false, timeout: 200 } },
+      );
+      const { port } = await serve(t, server);
+      const s = await dial(t, port);
+      const got = collect(s);
+      await got.ended;
+      assert.equal(got.text(), "hello 127.0.0.1 true\n");
+      assert.equal(server.stats().proxyRefused, 0);
+    },
+  );
+
+  it("a Unix socket listener trusts its peers: the header is believed", opts, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "sockpool-proxy-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, "s.sock");
+    let seenBy: string | undefined;
+    const server = createServer(
+      async (conn) => {
+        seenBy = `${conn.where} ${conn.proxiedBy?.address}`;
+        await conn.write("ok\n");
+      },
+      { proxyProtocol: { trust: ["10.0.0.0/8"] } },
+    );
+    await serve(t, server, {}, { path });
+    const s = netConnect({ path });
+    s.on("error", () => {});
+    t.after(() => s.destroy());
+    const got = collect(s);
+    s.end(withLine({ version: 2, source: CLIENT, destination: BALANCER_FRONT }));
+    await got.ended;
+    assert.equal(got.text(), "ok\n");
+    assert.equal(seenBy, "192.0.2.1:56324 undefined");
+  });
 
   it("a malformed header is refused with the parser's error as its cause", opts, async (t) => {
     const { server, port, errors } = await refusing(t, {});
