@@ -115,6 +115,8 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
   readonly #drained = deferred<void>();
   #onread: OnreadKeys | undefined;
   #pausesOnConnect = false;
+  /** The bound address, for trace lines; set once listening. */
+  #name = "(not listening)";
 
   /** Throws InvalidArgumentError naming the option and value when a handler or option is bad. */
   constructor(handler: ServerHandler, options: ServerOptions = {}) {
@@ -186,9 +188,14 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     });
     listener.on("error", (err) => this.#report(new SocketError(`server on ${where}`, err), undefined));
     if (this.#state !== "idle") return void listener.close(); // close() ran while binding
+    const bound = listener.address() as net.AddressInfo | string;
     this.#state = "listening";
-    if (debug.enabled) debug("server %s: listening", this.#name());
-    this.emit("listening", listener.address() as net.AddressInfo | string);
+    this.#name =
+      typeof bound === "string"
+        ? bound
+        : `${bound.family === "IPv6" ? `[${bound.address}]` : bound.address}:${bound.port}`;
+    if (debug.enabled) debug("server %s: listening", this.#name);
+    this.emit("listening", bound);
   }
 
   /** The bound address (`port` tells the port when listening on 0), the Unix path, or null. */
@@ -368,7 +375,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
         remote: session.where,
       } satisfies ServerConnectionMessage);
     }
-    if (debug.enabled) debug("server %s: connection from %s", this.#name(), session.where);
+    if (debug.enabled) debug("server %s: connection from %s", this.#name, session.where);
     this.emit("connection", handle);
   }
 
@@ -377,15 +384,8 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     const event: ServerDropEvent = { reason, remote, handle, error };
     if (channels.serverDrop.hasSubscribers)
       channels.serverDrop.publish({ ...event, server: this } satisfies ServerDropMessage);
-    if (debug.enabled) debug("server %s: drop %s (%s)", this.#name(), remote, reason);
+    if (debug.enabled) debug("server %s: drop %s (%s)", this.#name, remote, reason);
     this.emit("drop", event);
-  }
-
-  /** The bound address, for trace lines. */
-  #name(): string {
-    const a = this.#listener?.address();
-    if (a === undefined || a === null) return "(not listening)";
-    return typeof a === "string" ? a : a.family === "IPv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
   }
 
   /** Puts `socket` on the fast read path if it can take it; else on the public one (resumed). */
@@ -440,7 +440,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     this.#state = "closed";
     if (channels.serverClose.hasSubscribers)
       channels.serverClose.publish({ server: this } satisfies ServerCloseMessage);
-    if (debug.enabled) debug("server %s: closed", this.#name());
+    if (debug.enabled) debug("server %s: closed", this.#name);
     this.emit("close");
   }
 }
