@@ -49,6 +49,9 @@ export const traces = {
 
 /**
  * The `NODE_DEBUG=sockpool` trace (lines on stderr prefixed `SOCKPOOL <pid>:`). Callers
- * test `debug.enabled` first, so a trace that is off builds no arguments.
+ * test `debugging` first, so a trace that is off builds no arguments.
  */
 export const debug = debuglog("sockpool");
+
+/** `debug.enabled`, read once: Node reads NODE_DEBUG once, at startup. For the hot paths. */
+export const debugging = debug.enabled;

@@ -1,6 +1,6 @@
 import { connect } from "../connection/connect.js";
 import type { Connection } from "../connection/connection.js";
-import { debug, traces } from "../diagnostics.js";
+import { debug, debugging, traces } from "../diagnostics.js";
 import type { Endpoint } from "../endpoint.js";
 import { AbortError, ConnectError, ConnectTimeoutError } from "../errors.js";
 import type { Clock } from "../internal/clock.js";
@@ -72,7 +72,7 @@ export async function dialWithRetries(
   const options = { ...settings.connect, timeout: settings.connectTimeout, signal };
   for (let attempt = 0; ; attempt++) {
     try {
-      if (debug.enabled) debug("pool %s: dial (attempt %d)", endpoint.key, attempt);
+      if (debugging) debug("pool %s: dial (attempt %d)", endpoint.key, attempt);
       if (!traces.poolConnect.hasSubscribers) return await dial(endpoint, options);
       const context: PoolConnectContext = { endpoint: endpoint.key, attempt };
       return await traces.poolConnect.tracePromise(dial, context, undefined, endpoint, options);

@@ -1,6 +1,6 @@
 import type { Channel } from "node:diagnostics_channel";
 import type { EventEmitter } from "node:events";
-import { channels, debug } from "../diagnostics.js";
+import { channels, debug, debugging } from "../diagnostics.js";
 import type {
   LeakReport,
   PoolAcquireMessage,
@@ -44,6 +44,11 @@ const PUBLISH: { [E in Published]: [Channel, (...args: SocketPoolEvents[E]) => o
   ],
 };
 
+/** Each published event's channel, for `listens` (a lookup by event, nothing built). */
+const CHANNEL_OF: Partial<Record<SocketPoolEvent, Channel>> = Object.fromEntries(
+  Object.entries(PUBLISH).map(([event, [channel]]) => [event, channel]),
+);
+
 /**
  * The pool's one way out for events: its listeners, the event's diagnostics channel (only
  * while subscribed), the `NODE_DEBUG=sockpool` trace, and for a leak nobody listens to, a
@@ -55,14 +60,12 @@ export function notifier(pool: EventEmitter<SocketPoolEvents>): Notifier {
     emit(event, ...args) {
       const publish = PUBLISH[event as Published] as [Channel, (...a: unknown[]) => object] | undefined;
       if (publish?.[0].hasSubscribers) publish[0].publish(publish[1](...args));
-      if (debug.enabled) debug("pool %s", describe(event, args));
+      if (debugging) debug("pool %s", describe(event, args));
       if (event === "leak" && emitter.listenerCount("leak") === 0) warnLeak(args[0] as LeakReport);
       else emitter.emit(event, ...args);
     },
     listens(event) {
-      return (
-        emitter.listenerCount(event) > 0 || PUBLISH[event as Published]?.[0].hasSubscribers === true || debug.enabled
-      );
+      return debugging || CHANNEL_OF[event]?.hasSubscribers === true || emitter.listenerCount(event) > 0;
     },
   };
 }

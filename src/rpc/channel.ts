@@ -1,5 +1,5 @@
 import type { Connection } from "../connection/connection.js";
-import { debug, traces } from "../diagnostics.js";
+import { debug, debugging, traces } from "../diagnostics.js";
 import {
   AbortError,
   BadFrameError,
@@ -254,7 +254,7 @@ export class Channel implements AsyncDisposable {
     if (call.phase === "done") return;
     if (err instanceof AbortError) this.#stats.aborts++;
     else this.#stats.timeouts++;
-    if (debug.enabled) debug("rpc %s: request %d: %s", this.where, call.id, err.message);
+    if (debugging) debug("rpc %s: request %d: %s", this.where, call.id, err.message);
     if (call.phase === "sent" && this.#conn.writable) {
       this.#outbox.frame(FrameKind.cancel, call.id, EMPTY, this.#maxFrameSize);
       this.#stats.cancelsSent++;
@@ -372,7 +372,7 @@ export class Channel implements AsyncDisposable {
     }
     if (err) {
       this.#stats.errorReplies++;
-      if (debug.enabled) debug("rpc %s: request %d: %s", this.where, id, err.message);
+      if (debugging) debug("rpc %s: request %d: %s", this.where, id, err.message);
     } else this.#stats.replies++;
     this.#settle(call, reply, err);
     this.#pump();
@@ -381,7 +381,7 @@ export class Channel implements AsyncDisposable {
   /** The connection is lost (or destroyed): rejects everything outstanding, once. */
   #fail(reason: Error): void {
     if (this.#state === "closed") return;
-    if (debug.enabled) debug("rpc %s: channel lost, %d requests fail: %s", this.where, this.load, reason.message);
+    if (debugging) debug("rpc %s: channel lost, %d requests fail: %s", this.where, this.load, reason.message);
     this.#state = "closed";
     this.#error = reason;
     this.#owedPong = undefined;

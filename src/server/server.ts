@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import net from "node:net";
 import tls from "node:tls";
 import type { Connection } from "../connection/connection.js";
-import { channels, debug } from "../diagnostics.js";
+import { channels, debug, debugging } from "../diagnostics.js";
 import { InvalidArgumentError, quote, ServerClosedError, SocketError } from "../errors.js";
 import { deferred } from "../internal/deferred.js";
 import { checkingInvariants, invariant } from "../internal/invariant.js";
@@ -194,7 +194,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
       typeof bound === "string"
         ? bound
         : `${bound.family === "IPv6" ? `[${bound.address}]` : bound.address}:${bound.port}`;
-    if (debug.enabled) debug("server %s: listening", this.#name);
+    if (debugging) debug("server %s: listening", this.#name);
     this.emit("listening", bound);
   }
 
@@ -366,7 +366,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
   /** A client's handler started: the `connection` event, channel and trace, for whoever watches. */
   #connected(session: Session): void {
     const watched = channels.serverConnection.hasSubscribers;
-    if (!watched && !debug.enabled && this.listenerCount("connection") === 0) return;
+    if (!watched && !debugging && this.listenerCount("connection") === 0) return;
     const handle = session.handle as Connection | Transport;
     if (watched) {
       channels.serverConnection.publish({
@@ -375,7 +375,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
         remote: session.where,
       } satisfies ServerConnectionMessage);
     }
-    if (debug.enabled) debug("server %s: connection from %s", this.#name, session.where);
+    if (debugging) debug("server %s: connection from %s", this.#name, session.where);
     this.emit("connection", handle);
   }
 
@@ -384,7 +384,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     const event: ServerDropEvent = { reason, remote, handle, error };
     if (channels.serverDrop.hasSubscribers)
       channels.serverDrop.publish({ ...event, server: this } satisfies ServerDropMessage);
-    if (debug.enabled) debug("server %s: drop %s (%s)", this.#name, remote, reason);
+    if (debugging) debug("server %s: drop %s (%s)", this.#name, remote, reason);
     this.emit("drop", event);
   }
 
@@ -440,7 +440,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     this.#state = "closed";
     if (channels.serverClose.hasSubscribers)
       channels.serverClose.publish({ server: this } satisfies ServerCloseMessage);
-    if (debug.enabled) debug("server %s: closed", this.#name);
+    if (debugging) debug("server %s: closed", this.#name);
     this.emit("close");
   }
 }
