@@ -26,6 +26,7 @@ export {
   type ProxiedPeer,
   type ReadUntilOptions,
 } from "./connection/connection.js";
+export { DIAGNOSTICS_CHANNELS } from "./diagnostics.js";
 export { type Endpoint, type EndpointInput, endpointKey, parseEndpoint } from "./endpoint.js";
 export {
   AbortError,
@@ -65,4 +66,3 @@ export type { Clock, TimerHandle } from "./internal/clock.js";
 export * from "./pool/index.js";
 export * from "./rpc/index.js";
 export * from "./server/index.js";
-export type { ServerEvents } from "./server/server.js";

@@ -1,9 +1,11 @@
 import { connect } from "../connection/connect.js";
 import type { Connection } from "../connection/connection.js";
+import { debug, debugging, traces } from "../diagnostics.js";
 import type { Endpoint } from "../endpoint.js";
 import { AbortError, ConnectError, ConnectTimeoutError } from "../errors.js";
 import type { Clock } from "../internal/clock.js";
 import type { Slot } from "./budget.js";
+import type { PoolConnectContext } from "./events.js";
 import type { PoolSettings } from "./options.js";
 
 /** One dial in progress: how to abandon it, and the slot it holds (given back when abandoned). */
@@ -53,7 +55,8 @@ export class Dials {
 /**
  * Dials `endpoint`, retrying connect failures up to `connectRetries` times with capped
  * exponential backoff and full jitter (delay drawn from [0, min(cap, base·2^attempt)]).
- * `onAttemptFailed` sees every failed attempt. Stops when `signal` aborts.
+ * `onAttemptFailed` sees every failed attempt. Stops when `signal` aborts. Each attempt is
+ * traced on the `sockpool:pool:connect` tracing channel while it has subscribers.
  *
  * Resolves with the connection. Rejects with the last ConnectError or ConnectTimeoutError,
  * or AbortError when `signal` aborts (a half-made socket is destroyed by `connect`).
@@ -69,7 +72,10 @@ export async function dialWithRetries(
   const options = { ...settings.connect, timeout: settings.connectTimeout, signal };
   for (let attempt = 0; ; attempt++) {
     try {
-      return await dial(endpoint, options);
+      if (debugging) debug("pool %s: dial (attempt %d)", endpoint.key, attempt);
+      if (!traces.poolConnect.hasSubscribers) return await dial(endpoint, options);
+      const context: PoolConnectContext = { endpoint: endpoint.key, attempt };
+      return await traces.poolConnect.tracePromise(dial, context, undefined, endpoint, options);
     } catch (err) {
       if (signal.aborted) throw err;
       onAttemptFailed(err);

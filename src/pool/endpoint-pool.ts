@@ -248,7 +248,7 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
     };
     const retry = () => this.acquire(options, stack);
     return validated(conn, lease, this.#s.validate as Validate, limits, retry, (spent, err) => {
-      if (err instanceof AcquireTimeoutError) this.#counters.recordTimeout();
+      if (err instanceof AcquireTimeoutError) this.#timedOut(err);
       this.destroyLent(spent, conn, "validation", err);
     });
   }
@@ -320,10 +320,15 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
   #cancel(w: Waiter, err: Error): void {
     if (!w.reject(err)) return;
     this.#waiters.cancelled(w);
-    if (err instanceof AcquireTimeoutError) this.#counters.recordTimeout();
+    if (err instanceof AcquireTimeoutError) this.#timedOut(err);
     const newest = this.#dials.newest();
     if (newest !== undefined && this.#dials.count > this.#wanted()) this.#abandon(newest, err);
     this.#reconcile();
+  }
+
+  #timedOut(err: AcquireTimeoutError): void {
+    this.#counters.recordTimeout();
+    this.#ctx.emit("acquireTimeout", err, this.key);
   }
 
   #timeoutError(ms: number, w: Waiter): AcquireTimeoutError {
@@ -361,6 +366,7 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
     const onAttemptFailed = (err: unknown) => {
       this.#counters.recordConnectError();
       this.#failFast.noteError(err, this.#clock.now());
+      this.#ctx.emit("connectError", err, this.key);
     };
     dialWithRetries(this.endpoint, this.#s, this.#clock, dial.controller.signal, onAttemptFailed).then(
       (conn) => this.#dialed(dial, conn),

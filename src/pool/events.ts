@@ -1,6 +1,8 @@
 import type { Connection } from "../connection/connection.js";
+import type { AcquireTimeoutError } from "../errors.js";
 import type { ReplicaEvent, ResolveErrorEvent } from "./replica.js";
 import type { DestroyReason } from "./stats.js";
+import type { TargetInput } from "./target.js";
 
 /** What a 'leak' event carries. */
 export interface LeakReport {
@@ -18,7 +20,10 @@ export interface LeakReport {
  * - `acquire (conn, endpointKey, reused)`, `release (conn, endpointKey)`;
  * - `destroy (conn | undefined, endpointKey, reason: DestroyReason, error)`: `error` is the
  *   socket error behind it, or undefined;
- * - `leak (report: LeakReport)`;
+ * - `connectError (error, endpointKey)`: one dial attempt failed (each retry counts); `error`
+ *   is a ConnectError or ConnectTimeoutError, or what a custom `dial` threw;
+ * - `acquireTimeout (error, endpointKey)`: an acquire waited past its timeout;
+ * - `leak (report: LeakReport)`: without a listener, a `SockpoolLeakWarning` process warning;
  * - for services of replicas, each with a {@link ReplicaEvent}: `join` (a replica joined:
  *   the first set, or one DNS added), `eject` (consecutive failures took it out of rotation
  *   until `ejectedUntil`), `return` (its probe succeeded: back, warming up), `drain` (DNS
@@ -31,6 +36,8 @@ export interface SocketPoolEvents {
   acquire: [conn: Connection, endpoint: string, reused: boolean];
   release: [conn: Connection, endpoint: string];
   destroy: [conn: Connection | undefined, endpoint: string, reason: DestroyReason, error: unknown];
+  connectError: [error: unknown, endpoint: string];
+  acquireTimeout: [error: AcquireTimeoutError, endpoint: string];
   leak: [report: LeakReport];
   join: [event: ReplicaEvent];
   eject: [event: ReplicaEvent];
@@ -42,3 +49,64 @@ export interface SocketPoolEvents {
 
 /** A {@link SocketPoolEvents} name. */
 export type SocketPoolEvent = keyof SocketPoolEvents;
+
+// --- diagnostics_channel messages (see src/diagnostics.ts and docs/diagnostics.md) ---------
+
+/** `sockpool:pool:create`: a socket was opened. */
+export interface PoolCreateMessage {
+  connection: Connection;
+  endpoint: string;
+}
+
+/** `sockpool:pool:acquire`: a socket was handed out; `reused`: it had served before. */
+export interface PoolAcquireMessage {
+  connection: Connection;
+  endpoint: string;
+  reused: boolean;
+}
+
+/** `sockpool:pool:release`: a borrowed socket came back (pooled or then destroyed). */
+export interface PoolReleaseMessage {
+  connection: Connection;
+  endpoint: string;
+}
+
+/** `sockpool:pool:destroy`: the pool closed a socket, for `reason`. */
+export interface PoolDestroyMessage {
+  connection: Connection | undefined;
+  endpoint: string;
+  reason: DestroyReason;
+  error: unknown;
+}
+
+/** `sockpool:pool:connectError`: one dial attempt failed. */
+export interface PoolConnectErrorMessage {
+  endpoint: string;
+  error: unknown;
+}
+
+/** `sockpool:pool:acquireTimeout`: an acquire waited past its timeout. */
+export interface PoolAcquireTimeoutMessage {
+  endpoint: string;
+  error: AcquireTimeoutError;
+}
+
+/**
+ * The context of the `sockpool:pool:acquire` tracing channel: one `acquire()` (or the
+ * acquire of `use()`), from the call until the promise settles. Node sets `result` (the
+ * Connection) or `error` on it before `asyncEnd`.
+ */
+export interface PoolAcquireContext {
+  target: TargetInput;
+  result?: Connection;
+  error?: unknown;
+}
+
+/** The context of the `sockpool:pool:connect` tracing channel: one dial attempt of the pool. */
+export interface PoolConnectContext {
+  endpoint: string;
+  /** 0 for the first attempt, then 1, 2… for retries (`connectRetries`). */
+  attempt: number;
+  result?: Connection;
+  error?: unknown;
+}

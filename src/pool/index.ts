@@ -1,5 +1,17 @@
 export type { AddressWithTtl, ServiceResolver, SrvRecordLike } from "./discovery.js";
-export type { LeakReport, SocketPoolEvent, SocketPoolEvents } from "./events.js";
+export type {
+  LeakReport,
+  PoolAcquireContext,
+  PoolAcquireMessage,
+  PoolAcquireTimeoutMessage,
+  PoolConnectContext,
+  PoolConnectErrorMessage,
+  PoolCreateMessage,
+  PoolDestroyMessage,
+  PoolReleaseMessage,
+  SocketPoolEvent,
+  SocketPoolEvents,
+} from "./events.js";
 export type { Dialer, SocketPoolOptions } from "./options.js";
 export type { ReplicaEvent, ReplicaState, ReplicaStats, ResolveErrorEvent, ServiceStats } from "./replica.js";
 export { type PoolCloseOptions, type PoolState, SocketPool } from "./socket-pool.js";

@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { Connection } from "../connection/connection.js";
+import { traces } from "../diagnostics.js";
 import { type Endpoint, parseEndpoint } from "../endpoint.js";
 import { NotBorrowedError, PoolClosedError } from "../errors.js";
 import type { WaitOptions } from "../internal/cancel.js";
@@ -8,7 +9,8 @@ import { validateOptions } from "../internal/validate.js";
 import { SocketBudget } from "./budget.js";
 import type { PoolContext } from "./context.js";
 import { EndpointPool } from "./endpoint-pool.js";
-import type { SocketPoolEvent, SocketPoolEvents } from "./events.js";
+import type { PoolAcquireContext, SocketPoolEvents } from "./events.js";
+import { notifier } from "./notify.js";
 import { type PoolSettings, resolvePoolOptions, type SocketPoolOptions } from "./options.js";
 import type { Lease, PooledSocket } from "./pooled-socket.js";
 import { Service } from "./service.js";
@@ -64,6 +66,7 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements AsyncD
     super();
     this.#s = resolvePoolOptions(options);
     this.#budget = new SocketBudget(this.#s.maxSockets, () => this.#endpoints.values());
+    const notify = notifier(this);
     this.#ctx = {
       settings: this.#s,
       clock: this.#s.clock,
@@ -77,9 +80,8 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements AsyncD
       forget: (pool) => {
         if (this.#endpoints.get(pool.key) === pool) this.#endpoints.delete(pool.key);
       },
-      // The map's generic lookup is not narrowed through EventEmitter's conditional types: widen it.
-      emit: (event, ...args) => this.emit(event as SocketPoolEvent, ...(args as SocketPoolEvents[SocketPoolEvent])),
-      listens: (event) => this.listenerCount(event) > 0,
+      emit: notify.emit,
+      listens: notify.listens,
     };
     const pool = this;
     this.#services = new Services({
@@ -91,7 +93,7 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements AsyncD
       poolFor: (endpoint) => this.#poolFor(endpoint),
       leaseOf: (conn) => this.#records.get(conn)?.lease,
       closeIdle: (endpoint) => this.#endpoints.get(endpoint.key)?.closeIdle(),
-      emit: (event, ...args) => this.emit(event as SocketPoolEvent, ...(args as SocketPoolEvents[SocketPoolEvent])),
+      emit: notify.emit,
     });
   }
 
@@ -123,7 +125,7 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements AsyncD
    * ServiceUnavailableError (cause: the resolver's error).
    */
   acquire(target: TargetInput, options?: WaitOptions): Promise<Connection> {
-    return this.#acquire(target, options, false);
+    return this.#tracedAcquire(target, options, false);
   }
 
   /**
@@ -174,7 +176,7 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements AsyncD
     if (service !== undefined) return runUse(this.#serviceUseHost(service), fn, options);
     return runUse(
       {
-        acquire: (acquireOptions, retryOf) => this.#acquire(target, acquireOptions, retryOf !== undefined),
+        acquire: (acquireOptions, retryOf) => this.#tracedAcquire(target, acquireOptions, retryOf !== undefined),
         leaseOf: (conn) => this.#leaseOf(conn, "use"),
         discard: (lease, conn, reason, err) => {
           if (!lease.spent) (lease.owner as EndpointPool).destroyLent(lease, conn, reason, err);
@@ -230,6 +232,13 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements AsyncD
     return this.close();
   }
 
+  /** An acquire, traced on the `sockpool:pool:acquire` tracing channel while it has subscribers. */
+  #tracedAcquire(target: TargetInput, options: WaitOptions | undefined, fresh: boolean): Promise<Connection> {
+    if (!traces.poolAcquire.hasSubscribers) return this.#acquire(target, options, fresh);
+    const context: PoolAcquireContext = { target };
+    return traces.poolAcquire.tracePromise(this.#acquire, context, this, target, options, fresh);
+  }
+
   #acquire(target: TargetInput, options: WaitOptions | undefined, fresh: boolean): Promise<Connection> {
     if (this.#state !== "open") return Promise.reject(new PoolClosedError("acquire"));
     let pool: EndpointPool | undefined;
@@ -257,7 +266,9 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements AsyncD
     return {
       acquire: (options, retryOf) => {
         if (this.#state !== "open") return Promise.reject(new PoolClosedError("acquire"));
-        return service.acquire(options, this.#stack(), retryOf);
+        if (!traces.poolAcquire.hasSubscribers) return service.acquire(options, this.#stack(), retryOf);
+        const context: PoolAcquireContext = { target: service.key };
+        return traces.poolAcquire.tracePromise(() => service.acquire(options, this.#stack(), retryOf), context);
       },
       leaseOf: (conn) => this.#leaseOf(conn, "use"),
       discard: (lease, conn, reason, err, early) => {

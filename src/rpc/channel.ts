@@ -1,4 +1,5 @@
 import type { Connection } from "../connection/connection.js";
+import { debug, debugging, traces } from "../diagnostics.js";
 import {
   AbortError,
   BadFrameError,
@@ -50,6 +51,18 @@ class Call {
 
 const RESOLVED = Promise.resolve();
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * The context of the `sockpool:rpc:request` tracing channel: one `Channel.request()`, from
+ * the call until it settles. Node sets `result` (the reply) or `error` on it before `asyncEnd`.
+ */
+export interface RpcRequestContext {
+  /** The channel's peer (its endpoint key). */
+  where: string;
+  payload: Uint8Array | string;
+  result?: Buffer;
+  error?: unknown;
+}
 
 /**
  * Many requests in flight on one connection, each matched to its reply by id
@@ -160,9 +173,16 @@ export class Channel implements AsyncDisposable {
    * Rejects with RemoteError (an error reply; the channel goes on), RequestTimeoutError or
    * AbortError (a sent request is then cancelled on the wire), LimitExceededError (payload
    * over `maxFrameSize`; nothing is sent), or ConnectionClosedError when the channel is
-   * closing/closed or its connection is lost (`cause`: why). Settles exactly once.
+   * closing/closed or its connection is lost (`cause`: why). Settles exactly once. Traced on
+   * the `sockpool:rpc:request` tracing channel while it has subscribers.
    */
   request(payload: Uint8Array | string, options?: WaitOptions): Promise<Buffer> {
+    if (!traces.rpcRequest.hasSubscribers) return this.#request(payload, options);
+    const context: RpcRequestContext = { where: this.where, payload };
+    return traces.rpcRequest.tracePromise(this.#request, context, this, payload, options);
+  }
+
+  #request(payload: Uint8Array | string, options: WaitOptions | undefined): Promise<Buffer> {
     if (this.#state !== "open") return Promise.reject(this.#closedError());
     const body = BODY_HEADER + (typeof payload === "string" ? Buffer.byteLength(payload) : payload.length);
     if (body > this.#maxFrameSize) {
@@ -234,6 +254,7 @@ export class Channel implements AsyncDisposable {
     if (call.phase === "done") return;
     if (err instanceof AbortError) this.#stats.aborts++;
     else this.#stats.timeouts++;
+    if (debugging) debug("rpc %s: request %d: %s", this.where, call.id, err.message);
     if (call.phase === "sent" && this.#conn.writable) {
       this.#outbox.frame(FrameKind.cancel, call.id, EMPTY, this.#maxFrameSize);
       this.#stats.cancelsSent++;
@@ -349,8 +370,10 @@ export class Channel implements AsyncDisposable {
       this.#stats.lateReplies++;
       return;
     }
-    if (err) this.#stats.errorReplies++;
-    else this.#stats.replies++;
+    if (err) {
+      this.#stats.errorReplies++;
+      if (debugging) debug("rpc %s: request %d: %s", this.where, id, err.message);
+    } else this.#stats.replies++;
     this.#settle(call, reply, err);
     this.#pump();
   }
@@ -358,6 +381,7 @@ export class Channel implements AsyncDisposable {
   /** The connection is lost (or destroyed): rejects everything outstanding, once. */
   #fail(reason: Error): void {
     if (this.#state === "closed") return;
+    if (debugging) debug("rpc %s: channel lost, %d requests fail: %s", this.where, this.load, reason.message);
     this.#state = "closed";
     this.#error = reason;
     this.#owedPong = undefined;

@@ -1,5 +1,5 @@
 export { Agent, type AgentOptions, type AgentStats, type PooledChannel } from "./agent.js";
-export { Channel, type ChannelState, type ChannelStats } from "./channel.js";
+export { Channel, type ChannelState, type ChannelStats, type RpcRequestContext } from "./channel.js";
 export { ChannelPool, type ChannelPoolOptions, type ChannelPoolStats } from "./channel-pool.js";
 export { RpcContext, type RpcHandler, type RpcReply } from "./context.js";
 export {

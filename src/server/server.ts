@@ -2,12 +2,14 @@ import { EventEmitter } from "node:events";
 import net from "node:net";
 import tls from "node:tls";
 import type { Connection, ProxiedPeer } from "../connection/connection.js";
+import { channels, debug, debugging } from "../diagnostics.js";
 import { InvalidArgumentError, type ProxyProtocolError, quote, ServerClosedError, SocketError } from "../errors.js";
 import { deferred } from "../internal/deferred.js";
 import { checkingInvariants, invariant } from "../internal/invariant.js";
 import { startTimer } from "../internal/timer.js";
 import { validateOptions } from "../internal/validate.js";
 import { type Bus, takeOfferedBus, toBytes } from "./bus.js";
+import type { ServerDropEvent, ServerDropReason, ServerEvents } from "./events.js";
 import {
   adoptSocket,
   copyOf,
@@ -32,22 +34,37 @@ import {
   tlsServerOptions,
 } from "./options.js";
 import { ProxyHeaders } from "./proxy-headers.js";
-import { type PolicyStat, Session, type SessionHost, sessionRead } from "./session.js";
+import { type PolicyStat, peerOf, Session, type SessionHost, sessionRead } from "./session.js";
 import { StreamRunner } from "./stream-runner.js";
 import { protocolRunner, type Transport } from "./transport.js";
 
+export type { ServerDropEvent, ServerDropReason, ServerEvents } from "./events.js";
 export type { ServerHandler } from "./handler.js";
 export type { ListenOptions, ProxyProtocolOptions, ServerOptions, ServerState, ServerStats } from "./options.js";
 
-/**
- * A Server's events and their listener arguments. `error (err, handle)`: a handler or protocol
- * callback threw `err` (any value a handler throws, hence `unknown`), or the listening socket
- * failed; `handle` is the client's `Connection` (stream handler) or `Transport` (protocol),
- * undefined when no client is involved.
- */
-export interface ServerEvents {
-  error: [err: unknown, handle: Connection | Transport | undefined];
+/** `sockpool:server:connection`: a client was accepted and its handler started. */
+export interface ServerConnectionMessage {
+  server: Server;
+  handle: Connection | Transport;
+  remote: string;
 }
+
+/** `sockpool:server:drop`: a client refused by a limit or closed by the server (a `drop` event). */
+export interface ServerDropMessage extends ServerDropEvent {
+  server: Server;
+}
+
+/** `sockpool:server:close`: `close()` finished. */
+export interface ServerCloseMessage {
+  server: Server;
+}
+
+const DROPPED_FOR: Record<PolicyStat, ServerDropReason> = {
+  idleTimeouts: "idle-timeout",
+  lineTimeouts: "line-timeout",
+  linesTooLong: "line-too-long",
+  slowDisconnects: "slow-client",
+};
 
 type Counts = Omit<ServerStats, "state" | "current" | "handshaking" | "bytesIn" | "bytesOut" | "readPath">;
 
@@ -57,7 +74,8 @@ type HeaderPath = ReadPath | undefined;
 /**
  * An async server: every client on one event loop, with limits, broadcast and graceful close.
  * Emits `error` (err, handle?) for handler and protocol errors; without a listener they are
- * printed to stderr, never thrown.
+ * printed to stderr, never thrown. See {@link ServerEvents} for `listening`, `connection`,
+ * `drop` and `close`.
  *
  * State:
  * - `#state`: see {@link ServerState}. `#listener`: the net/tls server once `listen()` ran.
@@ -121,6 +139,8 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
   /** The fast path's keys as probed at construction (`#onread` may be cleared later). */
   readonly #keys: OnreadKeys | undefined;
   #pausesOnConnect = false;
+  /** The bound address, for trace lines; set once listening. */
+  #name = "(not listening)";
 
   /** Throws InvalidArgumentError naming the option and value when a handler or option is bad. */
   constructor(handler: ServerHandler, options: ServerOptions = {}) {
@@ -136,8 +156,12 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     this.#host = {
       settings: this.#settings,
       report: (err, handle) => this.#report(err, handle as Connection | Transport | undefined),
-      count: (stat: PolicyStat | "clientErrors") => {
+      count: (stat) => {
         this.#counts[stat]++;
+      },
+      expired: (session, stat, reason) => {
+        this.#counts[stat]++;
+        this.#dropped(DROPPED_FOR[stat], session.where, session.handle as Connection | Transport | undefined, reason);
       },
       ended: (session) => this.#ended(session),
     };
@@ -198,8 +222,15 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
       });
     });
     listener.on("error", (err) => this.#report(new SocketError(`server on ${where}`, err), undefined));
-    if (this.#state === "idle") this.#state = "listening";
-    else listener.close(); // close() ran while binding
+    if (this.#state !== "idle") return void listener.close(); // close() ran while binding
+    const bound = listener.address() as net.AddressInfo | string;
+    this.#state = "listening";
+    this.#name =
+      typeof bound === "string"
+        ? bound
+        : `${bound.family === "IPv6" ? `[${bound.address}]` : bound.address}:${bound.port}`;
+    if (debugging) debug("server %s: listening", this.#name);
+    this.emit("listening", bound);
   }
 
   /** The bound address (`port` tells the port when listening on 0), the Unix path, or null. */
@@ -351,9 +382,10 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     this.#secure.emit("connection", socket); // Node's TLS server wraps it, reading what was unshifted first
   }
 
-  /** A connection refused for the PROXY protocol: counted, and emitted to `error` listeners only. */
+  /** A connection refused for the PROXY protocol: counted, a `drop`, and emitted to `error` listeners only. */
   #refused(err: ProxyProtocolError): void {
     this.#counts.proxyRefused++;
+    this.#dropped("proxy-protocol", err.peer, undefined, err);
     if (this.listenerCount("error") > 0) this.emit("error", err, undefined);
   }
 
@@ -369,9 +401,11 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     let address: string | undefined;
     if (s.maxConnectionsPerAddress !== undefined) {
       address = normalizeAddress((peer ?? accepted).remoteAddress);
-      if ((this.#perAddress.get(address) ?? 0) >= s.maxConnectionsPerAddress) return void this.#reject(accepted);
+      if ((this.#perAddress.get(address) ?? 0) >= s.maxConnectionsPerAddress) {
+        return void this.#reject(accepted, "max-connections-per-address", peer);
+      }
     }
-    if (this.#sessions.size >= s.maxConnections) return void this.#reject(accepted);
+    if (this.#sessions.size >= s.maxConnections) return void this.#reject(accepted, "max-connections", peer);
     const socket = accepted;
     if (s.noDelay) socket.setNoDelay(true);
     if (s.keepAlive) socket.setKeepAlive(true, 30_000);
@@ -393,8 +427,34 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     if (address !== undefined) this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
     this.#counts.total++;
     session.start(runner);
+    this.#connected(session);
     if (rest !== undefined && rest.length > 0) sessionRead.call(socket, rest.length, rest); // as if just read
     if (checkingInvariants) this.#checkInvariants();
+  }
+
+  /** A client's handler started: the `connection` event, channel and trace, for whoever watches. */
+  #connected(session: Session): void {
+    const watched = channels.serverConnection.hasSubscribers;
+    if (!watched && !debugging && this.listenerCount("connection") === 0) return;
+    const handle = session.handle as Connection | Transport;
+    if (watched) {
+      channels.serverConnection.publish({
+        server: this,
+        handle,
+        remote: session.where,
+      } satisfies ServerConnectionMessage);
+    }
+    if (debugging) debug("server %s: connection from %s", this.#name, session.where);
+    this.emit("connection", handle);
+  }
+
+  /** A client refused or closed by the server: the `drop` event, channel and trace. */
+  #dropped(reason: ServerDropReason, remote: string, handle: Connection | Transport | undefined, error?: Error): void {
+    const event: ServerDropEvent = { reason, remote, handle, error };
+    if (channels.serverDrop.hasSubscribers)
+      channels.serverDrop.publish({ ...event, server: this } satisfies ServerDropMessage);
+    if (debugging) debug("server %s: drop %s (%s)", this.#name, remote, reason);
+    this.emit("drop", event);
   }
 
   /**
@@ -418,8 +478,9 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     return "data";
   }
 
-  #reject(socket: net.Socket): void {
+  #reject(socket: net.Socket, reason: ServerDropReason, peer?: ProxiedPeer): void {
     this.#counts.rejected++;
+    this.#dropped(reason, peerOf(peer ?? socket), undefined);
     socket.on("error", noop);
     socket.destroy();
   }
@@ -446,7 +507,11 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     if (this.#sessions.size === 0) this.#drained.resolve();
     for (const s of this.#sessions) s.endInput();
     const timer = startTimer(() => {
-      for (const s of this.#sessions) s.destroy(new ServerClosedError("serving this client"));
+      for (const s of this.#sessions) {
+        const err = new ServerClosedError("serving this client");
+        this.#dropped("close-timeout", s.where, s.handle as Connection | Transport | undefined, err);
+        s.destroy(err);
+      }
     }, timeout);
     await this.#drained.promise;
     clearTimeout(timer);
@@ -455,6 +520,10 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     await listenerClosed;
     await this.#bus?.close(); // after the clients: handlers may broadcast while they finish
     this.#state = "closed";
+    if (channels.serverClose.hasSubscribers)
+      channels.serverClose.publish({ server: this } satisfies ServerCloseMessage);
+    if (debugging) debug("server %s: closed", this.#name);
+    this.emit("close");
   }
 }
 

@@ -16,7 +16,9 @@ export interface SessionHost {
   readonly settings: ServerSettings;
   /** A handler or protocol error (not the peer's doing, not a policy close). */
   report(err: unknown, handle: object | undefined): void;
-  count(stat: PolicyStat | "clientErrors"): void;
+  count(stat: "clientErrors"): void;
+  /** The server is closing `session` for a policy: count it and tell whoever watches. */
+  expired(session: Session, stat: PolicyStat, reason: Error): void;
   /** The session's socket closed; called exactly once per session. */
   ended(session: Session): void;
 }
@@ -105,9 +107,7 @@ export class Session implements HubMember {
 
   /** The peer (the client a PROXY header named, if any), as `address:port`, for messages. */
   get where(): string {
-    const { remoteAddress: a, remotePort: p } = this.peer ?? this.socket;
-    if (a === undefined || p === undefined) return "unix client";
-    return a.includes(":") ? `[${a}]:${p}` : `${a}:${p}`;
+    return peerOf(this.peer ?? this.socket);
   }
 
   get host(): SessionHost {
@@ -162,7 +162,7 @@ export class Session implements HubMember {
   /** Closes the client for a policy (counted), unless it is gone already. */
   expire(stat: PolicyStat, reason: Error): void {
     if (this.socket.destroyed) return;
-    this.#host.count(stat);
+    this.#host.expired(this, stat, reason);
     this.destroy(reason);
   }
 
@@ -239,4 +239,11 @@ export class Session implements HubMember {
       if (session) session.#closed();
     };
   }
+}
+
+/** A client socket's peer as `address:port` (`[v6]:port`), or `unix client`. */
+export function peerOf(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
+  const { remoteAddress: a, remotePort: p } = socket;
+  if (a === undefined || p === undefined) return "unix client";
+  return a.includes(":") ? `[${a}]:${p}` : `${a}:${p}`;
 }

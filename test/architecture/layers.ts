@@ -6,7 +6,7 @@
  */
 export const LAYERS: readonly (readonly string[])[] = [
   ["errors.ts"],
-  ["internal", "endpoint.ts"],
+  ["internal", "endpoint.ts", "diagnostics.ts"],
   ["codec"],
   ["connection"],
   ["pool", "server"],

@@ -25,7 +25,7 @@ import {
 } from "sockpool";
 import { encodeProxyHeader } from "../../src/codec/proxy-protocol.js";
 import { createRpcServer } from "../../src/rpc/index.js";
-import { createServer, type Server, type ServerOptions } from "../../src/server/index.js";
+import { createServer, type Server, type ServerDropEvent, type ServerOptions } from "../../src/server/index.js";
 import { assertNoOpenSockets, TEST_TIMEOUT, until } from "../helpers/net.js";
 import { selfSigned } from "../helpers/tls.js";
 import { collect, dial, serve } from "./helpers.js";
@@ -330,6 +330,8 @@ describe("peers that are refused (scenario 31)", () => {
     async (t) => {
       for (const required of [true, false]) {
         const { server, port, served, errors } = await refusing(t, { trust: ["10.0.0.0/8", "fd00::/8"], required });
+        const drops: ServerDropEvent[] = [];
+        server.on("drop", (event) => drops.push(event));
         const reply = await sendRaw(t, port, withLine({ version: 2, source: CLIENT, destination: BALANCER_FRONT }));
         assert.equal(reply, "");
         await until(() => server.stats().proxyRefused === 1, "the refusal to be counted");
@@ -340,6 +342,11 @@ describe("peers that are refused (scenario 31)", () => {
         assert.equal(err.reason, "untrusted");
         assert.match(err.message, /127\.0\.0\.1:\d+ is not on the trust list/);
         assert.deepEqual([server.stats().handlerErrors, server.stats().total], [0, 0]);
+        assert.deepEqual(
+          drops.map((d) => [d.reason, d.error, d.handle]),
+          [["proxy-protocol", err, undefined]],
+        );
+        assert.equal(drops[0]?.remote, err.peer);
       }
     },
   );
