@@ -6,10 +6,14 @@ import type { Clock } from "../internal/clock.js";
 import type { Slot } from "./budget.js";
 import type { PoolSettings } from "./options.js";
 
-/** One dial in progress: how to abandon it, and the slot it holds (given back when abandoned). */
+/**
+ * One dial in progress: how to abandon it, the slot it holds (given back when abandoned), and
+ * when it started (ms since epoch).
+ */
 export interface Dial {
   readonly controller: AbortController;
   readonly slot: Slot;
+  readonly since: number;
 }
 
 /**
@@ -24,9 +28,9 @@ export class Dials {
     return this.#list.length;
   }
 
-  /** A new dial holding `slot`. */
-  add(slot: Slot): Dial {
-    const dial = { controller: new AbortController(), slot };
+  /** A new dial holding `slot`, started at `since`. */
+  add(slot: Slot, since: number): Dial {
+    const dial = { controller: new AbortController(), slot, since };
     this.#list.push(dial);
     return dial;
   }
