@@ -8,10 +8,14 @@ import type { Slot } from "./budget.js";
 import type { PoolConnectContext } from "./events.js";
 import type { PoolSettings } from "./options.js";
 
-/** One dial in progress: how to abandon it, and the slot it holds (given back when abandoned). */
+/**
+ * One dial in progress: how to abandon it, the slot it holds (given back when abandoned), and
+ * when it started (ms since epoch).
+ */
 export interface Dial {
   readonly controller: AbortController;
   readonly slot: Slot;
+  readonly since: number;
 }
 
 /**
@@ -26,9 +30,9 @@ export class Dials {
     return this.#list.length;
   }
 
-  /** A new dial holding `slot`. */
-  add(slot: Slot): Dial {
-    const dial = { controller: new AbortController(), slot };
+  /** A new dial holding `slot`, started at `since`. */
+  add(slot: Slot, since: number): Dial {
+    const dial = { controller: new AbortController(), slot, since };
     this.#list.push(dial);
     return dial;
   }

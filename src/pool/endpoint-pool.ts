@@ -111,10 +111,10 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
   releaseLease(lease: Lease, conn: Connection): Promise<void> {
     if (!lease.current) return Promise.reject(new NotBorrowedError("release", conn.where));
     const record = lease.record;
-    this.#sockets.endLease(record);
+    const now = this.#clock.now();
+    this.#sockets.endLease(record, now);
     this.#counters.recordRelease();
     if (this.#ctx.listens("release")) this.#ctx.emit("release", conn, this.key);
-    const now = this.#clock.now();
     let problem = this.#closing ? "pool-closed" : releaseProblem(conn, record, now, this.#s.maxUses);
     // A service's borrow: its replica counts the outcome, and a draining one wants it closed.
     if (lease.observer?.ended(lease, problem, conn.error) === true && problem === undefined) problem = "drained";
@@ -353,7 +353,7 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
       }
       const slot = this.#ctx.budget.take(this);
       if (slot === undefined) return;
-      this.#dial(this.#dials.add(slot));
+      this.#dial(this.#dials.add(slot, this.#clock.now()));
     }
   }
 
@@ -391,7 +391,8 @@ export class EndpointPool implements LeaseOwner, BudgetMember {
     }
     this.#failFast.succeeded();
     const now = this.#clock.now();
-    const record = this.#sockets.add(conn, slot, now + this.#s.maxLifetime - Math.random() * this.#s.lifetimeJitter);
+    const expiresAt = now + this.#s.maxLifetime - Math.random() * this.#s.lifetimeJitter;
+    const record = this.#sockets.add(conn, slot, expiresAt, now - dial.since);
     // Acts only while the socket is idle; a read in progress takes the events itself.
     watchIdle(conn, () => this.#idleEvent(record));
     this.#offer(record, conn, now);

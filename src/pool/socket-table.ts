@@ -43,13 +43,16 @@ export class SocketTable {
     return this.#all;
   }
 
-  /** A newly dialed socket holding `slot`, idle, retired after `expiresAt` (ms since epoch). */
-  add(conn: Connection, slot: Slot, expiresAt: number): PooledSocket {
+  /**
+   * A newly dialed socket holding `slot`, idle, retired after `expiresAt` (ms since epoch);
+   * its dial took `dialMs`.
+   */
+  add(conn: Connection, slot: Slot, expiresAt: number, dialMs: number): PooledSocket {
     const record = new PooledSocket(conn, slot, expiresAt);
     this.#all.add(record);
     collected.register(conn, record, record);
     this.#ctx.track(conn, record);
-    this.#counters.recordCreate();
+    this.#counters.recordCreate(dialMs);
     this.#ctx.emit("create", conn, this.#key);
     return record;
   }
@@ -81,12 +84,16 @@ export class SocketTable {
     }
   }
 
-  /** borrowed → idle, transiently: the caller pools or destroys the socket before returning. */
-  endLease(record: PooledSocket): void {
+  /**
+   * borrowed → idle, transiently: the caller pools or destroys the socket before returning.
+   * Counts the hold time up to `now`.
+   */
+  endLease(record: PooledSocket, now = this.#clock.now()): void {
     if (record.state !== "borrowed") return;
     const lease = record.lease as Lease;
     lease.spent = true;
     if (lease.leakTimer !== undefined) this.#clock.clearTimer(lease.leakTimer);
+    this.#counters.recordHold(now - lease.since);
     record.lease = undefined;
     this.#borrowed--;
     record.state = "idle";

@@ -1,4 +1,7 @@
+import { DurationHistogram, type DurationStats } from "../internal/histogram.js";
 import type { ServiceStats } from "./replica.js";
+
+export type { DurationStats } from "../internal/histogram.js";
 
 /** Why the pool destroyed (or retired) a socket. */
 export type DestroyReason =
@@ -20,13 +23,8 @@ export type DestroyReason =
   | "leak" // borrowed, never released, garbage-collected
   | "pool-closed"; // the pool closed
 
-/** Milliseconds acquires spent waiting, over the last {@link WAIT_SAMPLES} acquires. */
-export interface WaitPercentiles {
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-}
+/** @deprecated The wait histogram's type is {@link DurationStats}; this name stays for old code. */
+export type WaitPercentiles = DurationStats;
 
 /** A snapshot of one endpoint's pool (or, summed, of every endpoint). */
 export interface EndpointStats {
@@ -51,7 +49,12 @@ export interface EndpointStats {
   connectErrors: number;
   /** `use()` calls run again on a fresh socket because a reused one died before replying. */
   retries: number;
-  waitMs: WaitPercentiles;
+  /** How long acquires waited for a socket (0 when one was idle). */
+  waitMs: DurationStats;
+  /** How long borrowers held a socket: from the acquire to its release (or destruction). */
+  holdMs: DurationStats;
+  /** How long dials took that connected: from the dial's start, retries included, to connected. */
+  dialMs: DurationStats;
 }
 
 export interface PoolStats extends EndpointStats {
@@ -60,15 +63,13 @@ export interface PoolStats extends EndpointStats {
   services: Record<string, ServiceStats>;
 }
 
-export const WAIT_SAMPLES = 1024;
-
 /**
- * Cumulative counters of one endpoint or of the whole pool, plus a ring of recent wait times.
- * An endpoint's counters roll up into the pool's: each `record…` method counts in `#parent` too.
+ * Cumulative counters of one endpoint or of the whole pool, plus histograms of wait, hold and
+ * dial times (ms, by the pool's clock). An endpoint's counters roll up into the pool's: each
+ * `record…` method counts in `#parent` too.
  *
- * State: counters only grow. `#waits[0..#filled)` holds the last ≤ WAIT_SAMPLES waits in ms,
- * `#next` is where the next one goes (oldest overwritten first). `#parent`: the pool's totals
- * (undefined for the totals themselves).
+ * State: counters and histogram counts only grow. `#parent`: the pool's totals (undefined for
+ * the totals themselves).
  */
 export class Counters {
   created = 0;
@@ -80,9 +81,9 @@ export class Counters {
   connectErrors = 0;
   retries = 0;
   readonly destroyedBy: Partial<Record<DestroyReason, number>> = {};
-  readonly #waits = new Float64Array(WAIT_SAMPLES);
-  #next = 0;
-  #filled = 0;
+  readonly #wait = new DurationHistogram();
+  readonly #hold = new DurationHistogram();
+  readonly #dial = new DurationHistogram();
   readonly #parent: Counters | undefined;
 
   constructor(parent?: Counters) {
@@ -93,9 +94,7 @@ export class Counters {
   recordAcquire(reused: boolean, waited: number): void {
     this.acquired++;
     if (reused) this.reused++;
-    this.#waits[this.#next] = waited;
-    this.#next = (this.#next + 1) & (WAIT_SAMPLES - 1); // a power of two
-    if (this.#filled < WAIT_SAMPLES) this.#filled++;
+    this.#wait.record(waited);
     this.#parent?.recordAcquire(reused, waited);
   }
 
@@ -104,9 +103,17 @@ export class Counters {
     this.#parent?.recordRelease();
   }
 
-  recordCreate(): void {
+  /** A borrow ended (released or destroyed) after the borrower held the socket `held` ms. */
+  recordHold(held: number): void {
+    this.#hold.record(held);
+    this.#parent?.recordHold(held);
+  }
+
+  /** A dial connected after `took` ms. */
+  recordCreate(took: number): void {
     this.created++;
-    this.#parent?.recordCreate();
+    this.#dial.record(took);
+    this.#parent?.recordCreate(took);
   }
 
   recordTimeout(): void {
@@ -144,14 +151,9 @@ export class Counters {
       timeouts: this.timeouts,
       connectErrors: this.connectErrors,
       retries: this.retries,
-      waitMs: this.#percentiles(),
+      waitMs: this.#wait.snapshot(),
+      holdMs: this.#hold.snapshot(),
+      dialMs: this.#dial.snapshot(),
     };
-  }
-
-  #percentiles(): WaitPercentiles {
-    if (this.#filled === 0) return { p50: 0, p90: 0, p99: 0, max: 0 };
-    const sorted = this.#waits.slice(0, this.#filled).sort();
-    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-    return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted[sorted.length - 1] as number };
   }
 }

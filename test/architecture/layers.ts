@@ -11,6 +11,6 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["connection"],
   ["pool", "server"],
   ["rpc", "redis"],
-  ["index.ts"],
+  ["index.ts", "metrics"],
   ["cli"],
 ];

@@ -1,6 +1,7 @@
 import cluster from "node:cluster";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import tls from "node:tls";
 import {
   type Bus,
@@ -16,9 +17,11 @@ import {
   type ServerOptions,
   TrustList,
 } from "../../index.js";
+import { renderPrometheus } from "../../metrics/index.js";
 import { type CliIo, type Command, type CommandContext, EXIT, type FlagValues, str } from "../command.js";
 import { formatMs } from "../format.js";
 import { onInterrupt } from "../interrupt.js";
+import { type MetricsAddress, type MetricsEndpoint, parseMetricsAddress, serveMetrics } from "../metrics-endpoint.js";
 import { parseCount, parseDuration, parsePort } from "../parse.js";
 import { formatBusStats, openRoom, type RoomSettings } from "../room.js";
 import { clearStaleSocket } from "../unix-socket.js";
@@ -61,6 +64,8 @@ export interface ServeSettings {
   closeTimeout: number;
   /** chat --redis: the room shared through Redis. */
   room: RoomSettings | undefined;
+  /** --metrics: where to serve Prometheus metrics on /metrics. */
+  metrics: MetricsAddress | undefined;
 }
 
 export const serveCommand: Command = {
@@ -89,6 +94,8 @@ export const serveCommand: Command = {
     "Behind a load balancer (HAProxy send-proxy / send-proxy-v2), --proxy-protocol reads each\n" +
     "client's PROXY header (v1 or v2, before TLS) from the peers --trust-proxy lists (default\n" +
     "127.0.0.1,::1), so logs and limits see the real client; other peers are refused.\n" +
+    "--metrics HOST:PORT serves the server's and the process's metrics to Prometheus on\n" +
+    "http://HOST:PORT/metrics (docs/metrics.md lists them).\n" +
     "chat tags each line with its sender (127.0.0.1:50312: hello) unless --no-prefix.\n\n" +
     'Prints "<kind> server listening on HOST:PORT" once bound. Ctrl-C or SIGTERM closes\n' +
     "gracefully: stops accepting, lets clients finish for up to --close-timeout, exits 0;\n" +
@@ -118,6 +125,7 @@ export const serveCommand: Command = {
     redis: { type: "string", value: "URL", help: "chat: share the room through Redis (redis://127.0.0.1:6379)" },
     room: { type: "string", value: "NAME", help: 'chat --redis: the room to join (default "chat")' },
     "close-timeout": { type: "string", value: "DURATION", help: "graceful close deadline (default 5s)" },
+    metrics: { type: "string", value: "HOST:PORT", help: "serve Prometheus metrics on http://HOST:PORT/metrics" },
   },
   positionals: { min: 1, max: 1 },
   examples: [
@@ -126,6 +134,7 @@ export const serveCommand: Command = {
     "sockpool serve echo --path /tmp/echo.sock",
     "sockpool serve echo --tls --cert server.pem --key server-key.pem",
     "sockpool serve print --proxy-protocol --trust-proxy 10.0.0.0/8,fd00::/8",
+    "sockpool serve echo --metrics 127.0.0.1:9464",
     "sockpool serve chat --host :: --port 4000 --max-connections 1000",
     'sockpool serve ack --message "OK"',
     "sockpool serve ack --per-line",
@@ -161,6 +170,12 @@ export function serveSettings(values: FlagValues, kindText: string): ServeSettin
   if (values.prefix === true && values["no-prefix"] === true) {
     throw new InvalidArgumentError("--prefix and --no-prefix contradict each other; give one");
   }
+  const metrics = str(values, "metrics");
+  if (metrics !== undefined && workers !== undefined && workers !== "1") {
+    throw new InvalidArgumentError(
+      `--metrics ${JSON.stringify(metrics)} serves one process's stats; it does not combine with --workers ${workers}`,
+    );
+  }
   const path = str(values, "path");
   if (path !== undefined) {
     const both = ["host", "port"].filter((f) => values[f] !== undefined).map((f) => `--${f}`);
@@ -188,6 +203,7 @@ export function serveSettings(values: FlagValues, kindText: string): ServeSettin
     workers: workers === undefined ? 1 : parseCount("--workers", workers, 1, 256),
     closeTimeout: parseDuration("--close-timeout", str(values, "close-timeout") ?? "5s"),
     room: redis === undefined ? undefined : { url: redis, room: room ?? "chat" },
+    metrics: metrics === undefined ? undefined : parseMetricsAddress(metrics),
   };
 }
 
@@ -277,11 +293,13 @@ async function serve({ values, positionals, io }: CommandContext): Promise<numbe
   if (s.workers > 1) return serveCluster(s, io);
   const bus = s.room ? await openRoom(s.room, io) : undefined;
   const server = await startServer(s, io, bus);
+  const metrics = s.metrics && (await startMetrics(s.metrics, s.kind, server));
   const stopped = interrupted(() => server.destroy());
   try {
     io.stdout.write(
       `${s.kind} server listening on ${where(s, server.address())}${inRoom(s)}${behind(s)} (Ctrl-C to stop)\n`,
     );
+    if (metrics) io.stdout.write(`metrics on ${metrics.url}\n`);
     const signal = await stopped.signal;
     const clients = server.stats().current;
     io.stderr.write(`${signal}: closing, up to ${formatMs(s.closeTimeout)} for ${clients} clients (again to force)\n`);
@@ -290,7 +308,27 @@ async function serve({ values, positionals, io }: CommandContext): Promise<numbe
     if (bus) io.stderr.write(`redis bus: ${formatBusStats(bus.stats())}\n`);
     return EXIT.ok;
   } finally {
+    await metrics?.close();
     stopped.remove();
+  }
+}
+
+/**
+ * Serves `server`'s stats (labelled with its kind) and the process's, the event loop delay
+ * included, on `at`; closing the endpoint stops the delay monitor too. When the endpoint
+ * cannot listen, destroys the server so the process can exit with the error.
+ */
+async function startMetrics(at: MetricsAddress, kind: Kind, server: Server | RpcServer): Promise<MetricsEndpoint> {
+  const loop = monitorEventLoopDelay();
+  loop.enable();
+  const render = () => renderPrometheus({ servers: { [kind]: server }, process: true, eventLoopDelay: loop });
+  try {
+    const endpoint = await serveMetrics(at, render);
+    return { url: endpoint.url, close: () => endpoint.close().finally(() => loop.disable()) };
+  } catch (err) {
+    loop.disable();
+    server.destroy();
+    throw err;
   }
 }
 
