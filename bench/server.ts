@@ -14,7 +14,7 @@
  * see bench/server/ for each piece and docs/benchmarks.md for the method.
  *
  *   npm run build && node dist/bench/server.js [--seconds 2] [--repeats 5] [--only rps|mem]
- *       [--sizes 1KiB,10KiB,100KiB] [--conns 10,100] [--servers c,go,uvloop,raw,echo,stream]
+ *       [--sizes 1KiB,10KiB,100KiB] [--conns 10,100] [--servers c,go,uvloop,raw,echo,stream,rawiter]
  *       [--warmup 500] [--quiet-wait 5] [--idle 10000] [--load c|node] [--python /usr/bin/python3]
  */
 import { mkdtempSync, rmSync } from "node:fs";

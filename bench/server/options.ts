@@ -1,7 +1,7 @@
 /** The command line of bench/server, read and checked once. */
 import { parseArgs } from "node:util";
 
-export const SERVER_IDS = ["c", "go", "uvloop", "raw", "echo", "stream"] as const;
+export const SERVER_IDS = ["c", "go", "uvloop", "raw", "echo", "stream", "rawiter"] as const;
 export type ServerId = (typeof SERVER_IDS)[number];
 
 export const USAGE = `node dist/bench/server.js [options]

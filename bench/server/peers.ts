@@ -27,6 +27,7 @@ export const SERVER_NAMES: Record<ServerId, string> = {
   raw: "raw net",
   echo: "sockpool echo",
   stream: "sockpool stream",
+  rawiter: "raw async-iter",
 };
 
 /** Every ratio is also given against this server... */

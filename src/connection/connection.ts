@@ -91,12 +91,16 @@ export let watchIdle: (conn: Connection, listener: (() => void) | undefined) => 
 export let feedConnection: (conn: Connection, chunk: Buffer) => void;
 
 /**
- * Says that `conn`'s bytes come through `feedConnection`, from a socket that reads nothing
- * while paused. Node's `'data'` path goes on reading a paused socket into its own buffer
- * (up to `readableHighWaterMark`), and what it read counts as received (`endInput`); so
- * that the same bytes do on both paths, the reader takes that much more before it pauses.
+ * A connection whose bytes come through `feedConnection`, from a socket that reads nothing
+ * while paused: it listens for no `'data'`. Node's `'data'` path goes on reading a paused
+ * socket into its own buffer (up to `readableHighWaterMark`), and what it read counts as
+ * received (`endInput`); so that the same bytes do on both paths, the reader takes that much
+ * more before it pauses.
  */
-export let fedFromOutside: (conn: Connection) => void;
+export let connectionFedFromOutside: (socket: Socket, where: string, options: ConnectionOptions) => Connection;
+
+/** Set while `connectionFedFromOutside` runs the constructor: no `'data'` listener then. */
+let makingFed = false;
 
 /**
  * Says that `conn`'s peer is the client a PROXY protocol header named, not the socket's
@@ -144,7 +148,7 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     this.#writer = new Writer(socket, where, options.writeTimeout, reader);
     this.#closeTimeout = options.closeTimeout ?? 2000;
     connectionOf.set(socket, this);
-    socket.on("data", onData);
+    if (!makingFed) socket.on("data", onData);
     socket.on("end", onEnd);
     socket.on("error", onError);
     socket.on("drain", onDrain);
@@ -165,9 +169,16 @@ export class Connection implements AsyncIterable<Buffer>, AsyncDisposable {
     setPeer = (conn, peer) => {
       conn.#peer = peer;
     };
-    fedFromOutside = (conn) => {
-      conn.#socket.off("data", onData);
-      conn.#reader.slack = conn.#socket.readableHighWaterMark;
+    connectionFedFromOutside = (socket, where, options) => {
+      makingFed = true;
+      let conn: Connection;
+      try {
+        conn = new Connection(socket, where, options);
+      } finally {
+        makingFed = false;
+      }
+      conn.#reader.slack = socket.readableHighWaterMark;
+      return conn;
     };
     onData = function (this: Socket, chunk: Buffer) {
       const conn = connectionOf.get(this);

@@ -5,8 +5,10 @@ import { Fifo } from "../internal/fifo.js";
  * error, with no socket in sight (CPython's StreamReader buffer, without the waiting).
  *
  * State:
- * - `#chunks`: unread chunks, oldest first (a {@link Fifo}); the first `#offset` bytes of
- *   the oldest are already consumed (so taking part of a chunk allocates nothing).
+ * - `#chunks`: unread chunks, oldest first (a {@link Fifo}, made by the first feed: a
+ *   connection whose reads take every chunk as it comes never needs one); the first
+ *   `#offset` bytes of the oldest are already consumed (so taking part of a chunk allocates
+ *   nothing).
  *   `#size` is the number of unread bytes.
  * - `#scanned`: unread bytes from the front already searched for `#scanSep` without a match,
  *   so a separator search waiting for more data never rescans (no quadratic cost on long
@@ -16,7 +18,7 @@ import { Fifo } from "../internal/fifo.js";
  * `#offset < length of the oldest chunk` whenever a chunk is stored.
  */
 export class ReadBuffer {
-  readonly #chunks = new Fifo<Buffer>();
+  #chunks: Fifo<Buffer> | undefined;
   #offset = 0;
   #size = 0;
   #scanned = 0;
@@ -40,7 +42,7 @@ export class ReadBuffer {
 
   feed(chunk: Buffer): void {
     if (chunk.length === 0 || this.ended) return;
-    this.#chunks.push(chunk);
+    (this.#chunks ??= new Fifo()).push(chunk);
     this.#size += chunk.length;
   }
 
@@ -54,7 +56,7 @@ export class ReadBuffer {
 
   /** Drops every unread byte. */
   clear(): void {
-    this.#chunks.clear();
+    this.#chunks?.clear();
     this.#offset = 0;
     this.#size = 0;
     this.#scanned = 0;
@@ -68,12 +70,13 @@ export class ReadBuffer {
   take(max: number): Buffer {
     const n = Math.min(max, this.#size);
     if (n <= 0) return EMPTY;
-    const first = this.#chunks.peek() as Buffer;
+    const chunks = this.#chunks as Fifo<Buffer>;
+    const first = chunks.peek() as Buffer;
     if (first.length - this.#offset >= n) return this.#slice(first, n);
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
     while (filled < n) {
-      const chunk = this.#chunks.peek() as Buffer;
+      const chunk = chunks.peek() as Buffer;
       const part = Math.min(chunk.length - this.#offset, n - filled);
       chunk.copy(out, filled, this.#offset, this.#offset + part);
       filled += part;
@@ -84,7 +87,7 @@ export class ReadBuffer {
 
   /** Removes and returns the first chunk's unread bytes, or the first `max` of them: never copies. */
   takeChunk(max: number): Buffer {
-    const first = this.#chunks.peek();
+    const first = this.#chunks?.peek();
     if (first === undefined || max <= 0) return EMPTY;
     return this.#slice(first, Math.min(max, first.length - this.#offset));
   }
@@ -99,7 +102,7 @@ export class ReadBuffer {
    * only the string when the bytes lie in one chunk.
    */
   takeString(n: number, drop: number): string {
-    const first = this.#chunks.peek();
+    const first = this.#chunks?.peek();
     if (first !== undefined && first.length - this.#offset >= n) {
       const text = first.toString("utf8", this.#offset, this.#offset + n - drop);
       this.#advance(first, n);
@@ -111,8 +114,9 @@ export class ReadBuffer {
   /** The unread byte at `i` (0 = the next to be read). */
   byteAt(i: number): number | undefined {
     let at = i + this.#offset;
-    for (let c = 0; c < this.#chunks.length; c++) {
-      const chunk = this.#chunks.at(c) as Buffer;
+    const chunks = this.#chunks;
+    for (let c = 0; chunks !== undefined && c < chunks.length; c++) {
+      const chunk = chunks.at(c) as Buffer;
       if (at < chunk.length) return chunk[at];
       at -= chunk.length;
     }
@@ -128,29 +132,30 @@ export class ReadBuffer {
       this.#scanSep = sep;
       this.#scanned = 0;
     }
-    const first = this.#chunks.peek();
-    if (first === undefined) return -1;
+    const chunks = this.#chunks;
+    const first = chunks?.peek();
+    if (chunks === undefined || first === undefined) return -1;
     // Fast path: found in the first chunk, where nearly every line is. A one-byte separator
     // is searched as a number, which is much cheaper than a Buffer needle.
     if (this.#scanned === 0) {
       const at = first.indexOf(sep.length === 1 ? (sep[0] as number) : sep, this.#offset);
       if (at >= 0) return at - this.#offset;
-      if (this.#chunks.length === 1) {
+      if (chunks.length === 1) {
         this.#scanned = Math.max(0, this.#size - sep.length + 1);
         return -1;
       }
     }
-    const found = this.#search(sep, this.#scanned);
+    const found = this.#search(chunks, sep, this.#scanned);
     this.#scanned = found >= 0 ? 0 : Math.max(0, this.#size - sep.length + 1);
     return found;
   }
 
-  #search(sep: Buffer, from: number): number {
+  #search(chunks: Fifo<Buffer>, sep: Buffer, from: number): number {
     let base = -this.#offset; // position of the current chunk's byte 0, in unread-byte terms
     let carry: Buffer = EMPTY; // the unread bytes just before the current chunk (at most sep.length - 1)
     const keep = sep.length - 1;
-    for (let i = 0; i < this.#chunks.length; i++) {
-      const chunk = this.#chunks.at(i) as Buffer;
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk = chunks.at(i) as Buffer;
       const start = i === 0 ? this.#offset : 0;
       const end = base + chunk.length;
       if (end > from) {
@@ -187,7 +192,7 @@ export class ReadBuffer {
     this.#offset += n;
     if (this.#offset < first.length) return;
     this.#offset = 0;
-    this.#chunks.shift();
+    this.#chunks?.shift();
   }
 }
 

@@ -106,6 +106,7 @@ export class Reader {
 
   feed(chunk: Buffer): void {
     if (this.discarding) return;
+    if (this.#handsOver(chunk)) return;
     this.#buffer.feed(chunk);
     if (this.#eofAfter !== undefined && (this.#eofAfter -= chunk.length) <= 0) {
       this.#eofAfter = undefined;
@@ -121,6 +122,24 @@ export class Reader {
       this.#socket.pause();
     }
     this.watcher?.();
+  }
+
+  /**
+   * The direct hand-off: a chunk that arrives while a for-await step (or a `read()` that takes
+   * all of it) waits on an empty buffer is that read's result as it is, without a trip through
+   * the buffer. Anything that could make the buffer matter (buffered bytes, an input end
+   * counting bytes, a chunk larger than `read(max)`) takes the ordinary path.
+   */
+  #handsOver(chunk: Buffer): boolean {
+    const attempt = this.#attempt;
+    const b = this.#buffer;
+    if (attempt === undefined || chunk.length === 0 || b.size > 0 || b.ended || this.#eofAfter !== undefined) {
+      return false;
+    }
+    if (attempt === Reader.#step) this.#settle({ done: false, value: chunk }, undefined);
+    else if (attempt === Reader.#chunk && chunk.length <= this.#want) this.#settle(chunk, undefined);
+    else return false;
+    return true;
   }
 
   feedEof(): void {

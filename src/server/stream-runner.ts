@@ -1,4 +1,4 @@
-import { Connection, fedFromOutside, feedConnection, setPeer } from "../connection/connection.js";
+import { Connection, connectionFedFromOutside, feedConnection, setPeer } from "../connection/connection.js";
 import { ConnectionClosedError, ConnectionResetError, SocketError } from "../errors.js";
 import { copyOf } from "./fast-read.js";
 import type { Session, SessionRunner } from "./session.js";
@@ -29,8 +29,12 @@ export class StreamRunner implements SessionRunner {
 
   run(): void {
     const session = this.#session;
-    const conn = new Connection(session.socket, session.where, session.host.settings.connection);
-    if (session.readPath === "onread") fedFromOutside(conn);
+    const { socket, where } = session;
+    const options = session.host.settings.connection;
+    const conn =
+      session.readPath === "onread"
+        ? connectionFedFromOutside(socket, where, options)
+        : new Connection(socket, where, options);
     if (session.peer) setPeer(conn, session.peer);
     this.#conn = conn;
     let result: Promise<void> | void;
