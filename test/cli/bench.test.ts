@@ -216,8 +216,11 @@ describe("sockpool bench", () => {
       const ep = `127.0.0.1:${(server.address() as AddressInfo).port}`;
       const args = ["bench", ep, "-d", "1s", "-c", "20", "-p", "5", "--timeout", "1h", "--json"];
       const r = parseJson(await runCli(t, args));
-      // Every worker has one request waiting for a socket or in flight when the deadline hits.
-      assert.equal(r.cancelled, 20, JSON.stringify(r));
+      // Every worker has one request waiting for a socket or in flight when the deadline hits,
+      // except a worker whose reply was read after the deadline's time but before its timer
+      // ran (a loaded machine): it sees the deadline passed and issues nothing more. Only the
+      // 5 in flight can be such; the 15 waiting for a socket are always cancelled.
+      assert.ok(r.cancelled >= 15 && r.cancelled <= 20, JSON.stringify(r));
       assert.equal(r.errors, 0);
       assert.ok(r.requests >= 5, JSON.stringify(r));
       assert.ok(r.durationMs >= 1000, String(r.durationMs));
