@@ -54,7 +54,14 @@ export async function serveMetrics(at: MetricsAddress, render: () => string): Pr
     } else if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" }).end();
     } else {
-      const body = render();
+      let body: string;
+      try {
+        body = render();
+      } catch (err) {
+        // A scrape that fails must not take down the server it watches.
+        res.writeHead(500, { "content-type": "text/plain; charset=utf-8" }).end(`cannot render metrics: ${err}\n`);
+        return;
+      }
       res.writeHead(200, { "content-type": PROMETHEUS_CONTENT_TYPE, "content-length": Buffer.byteLength(body) });
       res.end(req.method === "HEAD" ? undefined : body);
     }

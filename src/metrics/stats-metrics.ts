@@ -45,7 +45,12 @@ export function poolsMetrics(out: Exposition, pool: string, s: PoolStats): void 
 
 const SERVER: readonly Field<ServerStats>[] = [
   ["server_connections", "gauge", "Clients connected now.", (s) => s.current],
-  ["server_tls_handshakes", "gauge", "Clients accepted and still in their TLS handshake or PROXY header.", (s) => s.handshaking],
+  [
+    "server_handshaking",
+    "gauge",
+    "Clients accepted and still in their TLS handshake or PROXY header.",
+    (s) => s.handshaking,
+  ],
   ["server_connections_accepted_total", "counter", "Clients accepted.", (s) => s.total],
   ["server_connections_rejected_total", "counter", "Clients closed at once for a connection limit.", (s) => s.rejected],
   ["server_received_bytes_total", "counter", "Bytes read from clients.", (s) => s.bytesIn],

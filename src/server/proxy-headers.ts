@@ -77,13 +77,16 @@ export class ProxyHeaders {
   readonly #host: ProxyHeaderHost;
   readonly #pending = new Set<Socket>();
   readonly #trusted = new Map<string, boolean>();
+  readonly #unix: boolean;
   #timer: NodeJS.Timeout | undefined;
   #closing = false;
   #emptied: (() => void) | undefined;
 
-  constructor(settings: ProxySettings, host: ProxyHeaderHost) {
+  /** `unix`: the listener is a Unix socket, whose peers are trusted (see the class comment). */
+  constructor(settings: ProxySettings, host: ProxyHeaderHost, unix: boolean) {
     this.#settings = settings;
     this.#host = host;
+    this.#unix = unix;
   }
 
   /** Sockets whose header is still being read. */
@@ -97,8 +100,10 @@ export class ProxyHeaders {
    * not as the fast path was tested: it is then read on the public path.
    */
   start(socket: Socket, keys: OnreadKeys | undefined): boolean {
+    // Trust follows the listener, never a missing address: a TCP peer that reset before its
+    // accept was handled has no remoteAddress either, and its queued bytes still arrive.
     const address = socket.remoteAddress;
-    const trusted = address === undefined || this.#isTrusted(address);
+    const trusted = this.#unix || (address !== undefined && this.#isTrusted(address));
     if (this.#closing) {
       socket.destroy();
       return true;

@@ -189,7 +189,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     if (proxy) {
       const read = (socket: net.Socket, peer: ProxiedPeer | undefined, rest: Buffer | undefined) =>
         this.#headerRead(socket, peer, rest);
-      this.#headers = new ProxyHeaders(proxy, { read, refused: (err) => this.#refused(err) });
+      this.#headers = new ProxyHeaders(proxy, { read, refused: (err) => this.#refused(err) }, path !== undefined);
     }
     const onRaw = proxy ? (socket: net.Socket) => this.#readHeader(socket) : onSocket;
     let listener: net.Server;
@@ -445,7 +445,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
       } satisfies ServerConnectionMessage);
     }
     if (debugging) debug("server %s: connection from %s", this.#name, session.where);
-    this.emit("connection", handle);
+    this.#notify("connection", handle, handle);
   }
 
   /** A client refused or closed by the server: the `drop` event, channel and trace. */
@@ -454,7 +454,24 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     if (channels.serverDrop.hasSubscribers)
       channels.serverDrop.publish({ ...event, server: this } satisfies ServerDropMessage);
     if (debugging) debug("server %s: drop %s (%s)", this.#name, remote, reason);
-    this.emit("drop", event);
+    this.#notify("drop", handle, event);
+  }
+
+  /**
+   * Emits `connection` or `drop` from inside the accept path or a timer: a listener that
+   * throws is reported like a handler's error, so it cannot leave a socket open, a session
+   * undestroyed or a header's bytes undelivered.
+   */
+  #notify<E extends "connection" | "drop">(
+    event: E,
+    handle: Connection | Transport | undefined,
+    ...args: ServerEvents[E]
+  ): void {
+    try {
+      (this.emit as (event: E, ...args: ServerEvents[E]) => boolean)(event, ...args);
+    } catch (err) {
+      this.#report(err, handle);
+    }
   }
 
   /**
@@ -480,9 +497,10 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
 
   #reject(socket: net.Socket, reason: ServerDropReason, peer?: ProxiedPeer): void {
     this.#counts.rejected++;
-    this.#dropped(reason, peerOf(peer ?? socket), undefined);
+    const remote = peerOf(peer ?? socket); // before destroy(), which forgets the address
     socket.on("error", noop);
     socket.destroy();
+    this.#dropped(reason, remote, undefined);
   }
 
   #checkInvariants(): void {

@@ -3,7 +3,7 @@ import http from "node:http";
 import net from "node:net";
 import { after, describe, test } from "node:test";
 import { serveSettings } from "../../src/cli/commands/serve.js";
-import { parseMetricsAddress } from "../../src/cli/metrics-endpoint.js";
+import { parseMetricsAddress, serveMetrics } from "../../src/cli/metrics-endpoint.js";
 import { SocketPool } from "../../src/pool/index.js";
 import { assertNoOpenSockets, closedPort, TEST_TIMEOUT } from "../helpers/net.js";
 import { promtoolCheck } from "../helpers/promtool.js";
@@ -81,6 +81,21 @@ describe("--metrics HOST:PORT: parsing", () => {
 });
 
 describe("sockpool serve --metrics", () => {
+  test("a scrape whose rendering throws gets a 500, and the endpoint goes on", opts, async (t) => {
+    let fail = true;
+    const endpoint = await serveMetrics({ host: "127.0.0.1", port: 0 }, () => {
+      if (fail) throw new Error("stats broke");
+      return "# TYPE up gauge\nup 1\n";
+    });
+    t.after(() => endpoint.close());
+    const failed = await get(endpoint.url);
+    assert.equal(failed.status, 500);
+    assert.match(failed.body, /cannot render metrics: Error: stats broke/);
+    fail = false;
+    const ok = await get(endpoint.url);
+    assert.deepEqual([ok.status, ok.body], [200, "# TYPE up gauge\nup 1\n"]);
+  });
+
   test("a loaded echo server's scrape passes promtool; 404 elsewhere; closed on Ctrl-C", opts, async (t) => {
     const cli = startCli(t, ["serve", "echo", "--port", "0", "--metrics", "127.0.0.1:0"]);
     const port = Number((await cli.waitFor(/listening on 127\.0\.0\.1:(\d+)/))[1]);

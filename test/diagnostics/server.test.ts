@@ -75,6 +75,31 @@ describe("server events and diagnostics channels", () => {
   });
 
   it(
+    "a connection or drop listener that throws is reported as an error; the refused socket still closes",
+    opts,
+    async (t) => {
+      const { server, port } = await serve(t, echo, { maxConnections: 1 });
+      const boom = new Error("listener failed");
+      server.on("connection", () => {
+        throw boom;
+      });
+      server.on("drop", () => {
+        throw boom;
+      });
+      const errors: unknown[] = [];
+      server.on("error", (err) => errors.push(err));
+      const first = await dial(t, port);
+      const second = await dial(t, port);
+      await finOrReset(second); // refused and closed, though the drop listener threw
+      first.write("still served\n");
+      const [echoed] = await once(first, "data");
+      assert.equal(String(echoed), "still served\n");
+      assert.deepEqual(errors, [boom, boom]);
+      assert.deepEqual([server.stats().current, server.stats().rejected], [1, 1]);
+    },
+  );
+
+  it(
     "closes an idle client with a drop event: idle-timeout, its Connection and the ReadTimeoutError",
     opts,
     async (t) => {

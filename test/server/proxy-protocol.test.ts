@@ -5,6 +5,7 @@
  * that are refused (docs/reliability.md, scenario 31).
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import type net from "node:net";
@@ -347,6 +348,41 @@ describe("peers that are refused (scenario 31)", () => {
           [["proxy-protocol", err, undefined]],
         );
         assert.equal(drops[0]?.remote, err.peer);
+      }
+    },
+  );
+
+  it(
+    "a TCP peer that resets before its accept is handled has no address, and is not trusted for it",
+    opts,
+    async (t) => {
+      // The peer connects, sends a header and a line, and resets, all while this process is
+      // busy: by the time the server sees the socket, getpeername fails and remoteAddress is
+      // undefined, but the queued bytes still arrive. A missing address must not read as a
+      // (trusted) Unix peer.
+      for (const fastRead of [true, false]) {
+        const { server, port, served } = await refusing(t, { trust: ["10.0.0.0/8"] }, fastRead);
+        const header = "PROXY TCP4 6.6.6.6 127.0.0.1 4444 80\r\nhello\n";
+        const client = spawn(
+          process.execPath,
+          [
+            "-e",
+            `process.stdin.once("data", () => { const c = require("node:net").connect(${port}, "127.0.0.1", () =>
+               c.write(${JSON.stringify(header)}, () => setTimeout(() => { c.resetAndDestroy(); process.exit(0); }, 20))); c.on("error", () => {}); });
+             process.stdout.write("ready\\n");`,
+          ],
+          { stdio: ["pipe", "pipe", "inherit"] },
+        );
+        t.after(() => client.kill());
+        await once(client.stdout, "data"); // ready, before this process turns busy
+        client.stdin.write("go\n");
+        const busyUntil = performance.now() + 600;
+        while (performance.now() < busyUntil); // the peer connects, writes and resets meanwhile
+        await once(client, "exit");
+        await until(() => server.stats().proxyRefused + server.stats().total > 0, "the socket to be handled");
+        await until(() => server.stats().handshaking === 0, "the header reader to let go");
+        assert.deepEqual(served, [], "no handler ran for the spoofed client");
+        assert.equal(server.stats().total, 0);
       }
     },
   );
