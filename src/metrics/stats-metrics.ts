@@ -75,6 +75,12 @@ const SERVER: readonly Field<ServerStats>[] = [
     "PROXY headers with the LOCAL command: the balancer's own connections.",
     (s) => s.proxyLocal,
   ],
+  [
+    "server_proxy_vanished_total",
+    "counter",
+    "PROXY connections whose peer reset before its address could be read: closed, never served.",
+    (s) => s.proxyVanished,
+  ],
 ];
 
 const BUS: readonly Field<NonNullable<ServerStats["bus"]>>[] = [

@@ -123,6 +123,12 @@ export interface ServerStats {
   proxyRefused: number;
   /** PROXY protocol headers with the LOCAL command: the balancer's own connections (health checks). */
   proxyLocal: number;
+  /**
+   * PROXY protocol connections whose peer reset before the server could read its address
+   * (HAProxy's health checks do, at once): their header is never believed and nobody is
+   * served. A LOCAL header among them still counts in `proxyLocal`; the rest count here.
+   */
+  proxyVanished: number;
   /** The broadcast bus's counters, when the server has one. */
   bus?: BusStats;
   /**

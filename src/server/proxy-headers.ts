@@ -24,6 +24,11 @@ export interface ProxyHeaderHost {
   read(socket: Socket, peer: ProxiedPeer | undefined, rest: Buffer | undefined): void;
   /** The socket was closed for `err` (counted and reported by the host). */
   refused(err: ProxyProtocolError): void;
+  /**
+   * A peer that reset before its address could be read sent a whole header: closed, counted
+   * (`local`: a LOCAL header, a health check), never served nor believed.
+   */
+  gone(local: boolean): void;
 }
 
 /** One socket's header in progress. */
@@ -31,6 +36,8 @@ interface Reading {
   readonly owner: ProxyHeaders;
   readonly parser: ProxyHeaderParser;
   readonly trusted: boolean;
+  /** A TCP peer that reset before its accept was handled: no address left to check. */
+  readonly vanished: boolean;
   readonly fast: boolean;
   /** `performance.now()` past which the header is late. */
   readonly deadline: number;
@@ -101,21 +108,24 @@ export class ProxyHeaders {
    */
   start(socket: Socket, keys: OnreadKeys | undefined): boolean {
     // Trust follows the listener, never a missing address: a TCP peer that reset before its
-    // accept was handled has no remoteAddress either, and its queued bytes still arrive.
+    // accept was handled has no remoteAddress either, and its queued bytes still arrive. Its
+    // header is read all the same, to count it (HAProxy's health checks reset at once, and a
+    // LOCAL header says one was), then it is closed: never believed, never served.
     const address = socket.remoteAddress;
+    const vanished = !this.#unix && address === undefined;
     const trusted = this.#unix || (address !== undefined && this.#isTrusted(address));
     if (this.#closing) {
       socket.destroy();
       return true;
     }
-    if (!trusted && this.#settings.required) {
+    if (!trusted && !vanished && this.#settings.required) {
       this.#refuse(socket, "untrusted", ": only it may connect, and every client must come through it");
       return true;
     }
     const fast = keys !== undefined && adoptSocket(socket, keys, onRead);
     const parser = new ProxyHeaderParser();
     const deadline = performance.now() + this.#settings.timeout;
-    readings.set(socket, { owner: this, parser, trusted, fast, deadline, received: 0 });
+    readings.set(socket, { owner: this, parser, trusted, vanished, fast, deadline, received: 0 });
     this.#pending.add(socket);
     if (this.#timer === undefined) this.#arm();
     socket.on("error", noop); // a reset mid-header: 'close' follows
@@ -152,12 +162,23 @@ export class ProxyHeaders {
     }
     if (result === undefined) return;
     const { header, rest } = result;
+    if (reading.vanished) {
+      this.#gone(socket, header?.command === "local");
+      return;
+    }
     if (header === null) {
       if (reading.trusted && this.#settings.required) this.#refuse(socket, "missing", "");
       else this.#done(socket, undefined, rest);
     } else if (!reading.trusted) {
       this.#refuse(socket, "untrusted", ": its header is not believed");
     } else this.#done(socket, peerOf(header, socket), rest);
+  }
+
+  /** A peer already gone (see `start`): closed, counted, never served nor believed. */
+  #gone(socket: Socket, local: boolean): void {
+    this.#forget(socket);
+    socket.destroy();
+    this.#host.gone(local);
   }
 
   /** The header is read (or the stream goes on without): hands the socket to the host. */

@@ -130,6 +130,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     tlsErrors: 0,
     proxyRefused: 0,
     proxyLocal: 0,
+    proxyVanished: 0,
   };
   #closedBytesIn = 0;
   #closedBytesOut = 0;
@@ -189,7 +190,8 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncDisposabl
     if (proxy) {
       const read = (socket: net.Socket, peer: ProxiedPeer | undefined, rest: Buffer | undefined) =>
         this.#headerRead(socket, peer, rest);
-      this.#headers = new ProxyHeaders(proxy, { read, refused: (err) => this.#refused(err) }, path !== undefined);
+      const gone = (local: boolean) => (local ? this.#counts.proxyLocal++ : this.#counts.proxyVanished++);
+      this.#headers = new ProxyHeaders(proxy, { read, refused: (err) => this.#refused(err), gone }, path !== undefined);
     }
     const onRaw = proxy ? (socket: net.Socket) => this.#readHeader(socket) : onSocket;
     let listener: net.Server;

@@ -379,7 +379,8 @@ describe("peers that are refused (scenario 31)", () => {
         const busyUntil = performance.now() + 600;
         while (performance.now() < busyUntil); // the peer connects, writes and resets meanwhile
         await once(client, "exit");
-        await until(() => server.stats().proxyRefused + server.stats().total > 0, "the socket to be handled");
+        const handled = () => server.stats().proxyRefused + server.stats().proxyVanished + server.stats().total;
+        await until(() => handled() > 0, "the socket to be handled");
         await until(() => server.stats().handshaking === 0, "the header reader to let go");
         assert.deepEqual(served, [], "no handler ran for the spoofed client");
         assert.equal(server.stats().total, 0);
