@@ -12,6 +12,7 @@ import { once } from "node:events";
 import net from "node:net";
 import { LoadRun } from "../src/cli/load.js";
 import { payloadMaker, socketTarget } from "../src/cli/targets.js";
+import { runEchoChild } from "./lib/echo-child.js";
 import { arg, fmt, median, table } from "./lib/stats.js";
 
 const MS = arg("ms", 1000);
@@ -22,17 +23,6 @@ const CONCURRENCY = arg("concurrency", 32);
 interface Sample {
   rps: number;
   p50: number;
-}
-
-/** Child: the cheapest echo server there is. */
-function runServer(): void {
-  const server = net.createServer((s) => {
-    s.setNoDelay(true);
-    s.on("error", () => {});
-    s.pipe(s);
-  });
-  server.listen(0, "127.0.0.1", () => process.send?.((server.address() as net.AddressInfo).port));
-  process.on("disconnect", () => process.exit(0));
 }
 
 /** `sockpool bench`'s own path: a pool of CONCURRENCY sockets under a closed-loop LoadRun. */
@@ -114,5 +104,5 @@ async function main(): Promise<void> {
   );
 }
 
-if (process.argv[2] === "--server") runServer();
+if (process.argv[2] === "--server") runEchoChild();
 else await main();

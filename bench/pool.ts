@@ -13,12 +13,12 @@
  *   node dist/bench/pool.js [--repeats 5] [--ops 200000] [--requests 40000]
  */
 import { fork } from "node:child_process";
-import net from "node:net";
 import * as genericPool from "generic-pool";
 import { Pool as LightningPool } from "lightning-pool";
 import { type Connection, connect } from "sockpool";
 import * as tarn from "tarn";
 import { SocketPool } from "../src/pool/index.js";
+import { runEchoChild } from "./lib/echo-child.js";
 import { arg, fmt, median, table } from "./lib/stats.js";
 
 const REPEATS = arg("repeats", 5);
@@ -33,16 +33,6 @@ interface Subject {
   name: string;
   borrow: Borrow;
   close(): Promise<void>;
-}
-
-/** Child: a line echo server on loopback; prints its port. */
-function runServer(): void {
-  const server = net.createServer((s) => {
-    s.setNoDelay(true);
-    s.pipe(s);
-  });
-  server.listen(0, "127.0.0.1", () => process.send?.((server.address() as net.AddressInfo).port));
-  process.on("disconnect", () => process.exit(0));
 }
 
 async function subjects(endpoint: string): Promise<Subject[]> {
@@ -177,5 +167,5 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv.includes("--server")) runServer();
+if (process.argv.includes("--server")) runEchoChild();
 else await main();

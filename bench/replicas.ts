@@ -16,29 +16,18 @@
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
-import net from "node:net";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { LoadRun } from "../src/cli/load.js";
 import { type ReplicaShare, socketTarget } from "../src/cli/targets.js";
 import { connect, type ReplicaEvent } from "../src/index.js";
+import { runEchoChild } from "./lib/echo-child.js";
 import { arg, fmt, median, table } from "./lib/stats.js";
 
 const SECONDS = arg("seconds", 6);
 const CONCURRENCY = arg("concurrency", 12);
 const REPEATS = arg("repeats", 3);
 const SIZE = 1024;
-
-/** Child: a line-agnostic echo server on loopback; sends its port to the parent. */
-function runServer(): void {
-  const server = net.createServer((s) => {
-    s.setNoDelay(true);
-    s.on("error", () => {});
-    s.pipe(s);
-  });
-  server.listen(0, "127.0.0.1", () => process.send?.((server.address() as net.AddressInfo).port));
-  process.on("disconnect", () => process.exit(0));
-}
 
 interface Replica {
   child: ChildProcess;
@@ -185,5 +174,5 @@ async function main(): Promise<void> {
   );
 }
 
-if (process.argv.includes("--child")) runServer();
+if (process.argv.includes("--child")) runEchoChild();
 else await main();
